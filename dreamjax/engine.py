@@ -1,0 +1,3 @@
+"""placeholder, replaced below"""
+def dream(*a, **k):
+    raise NotImplementedError
