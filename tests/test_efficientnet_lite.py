@@ -193,3 +193,12 @@ def test_bad_variant_and_depthwise_option():
         efficientnet_lite.load("lite9")
     with pytest.raises(DreamjaxError, match="depthwise"):
         efficientnet_lite.load("lite0", depthwise="fft")
+
+
+def test_zoo_backend_serves_all_variants():
+    from dreamjax.zoo import backend
+
+    assert backend.available() == ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
+    model = backend.load("efficientnet_lite2")
+    assert model.name == "efficientnet_lite2" and model.input_spec.native_size == (260, 260)
+    assert backend.load("efficientnet_lite2") is model  # loaded once per process
