@@ -72,5 +72,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
         f"({stats.programs_compiled} programs, {stats.programs_from_disk} from cache), ascent {stats.run_seconds:.1f} s, "
         f"{stats.steps_per_second:.2f} steps/s",
         highlight=False,
+        soft_wrap=True,
     )
     return 0
