@@ -14,6 +14,7 @@ from ..backends import load_model
 from ..cache import disable_compilation_cache, ensure_compilation_cache
 from ..engine import DreamConfig, dreamer_for
 from ..objectives import layer_objective
+from ..tiling import TileConfig
 from ..zoo import DEFAULT_MODEL
 from .options import at_least_one_float, layer_weight, non_negative_int, positive_float, positive_int
 
@@ -31,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--step-size", type=positive_float, default=0.01)
     p.add_argument("--jitter", type=non_negative_int, default=32, help="max random shift in pixels")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tile", type=non_negative_int, default=TileConfig.size, metavar="SIZE",
+                   help=f"octaves with a side over SIZE run in tiles of SIZE (default {TileConfig.size}; 0: never)")
     p.add_argument("--max-pixels", type=positive_int, default=imageio.DEFAULT_MAX_PIXELS,
                    help="refuse bigger input images (decompression-bomb guard)")
     p.add_argument("--no-cache", action="store_true", help="don't use the persistent compilation cache")
@@ -41,7 +44,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     source = Path(args.image) if args.image else imageio.sample_image_path()
     output = Path(args.output) if args.output else Path(f"{source.stem}_dream.png")
     imageio.check_output_path(output)  # fail before minutes of work, not after
-    config = DreamConfig(args.octaves, args.octave_scale, args.steps, args.step_size, args.jitter, args.seed)
+    config = DreamConfig(args.octaves, args.octave_scale, args.steps, args.step_size, args.jitter, args.seed,
+                         TileConfig(size=args.tile))
     picture = imageio.load_image(source, max_pixels=args.max_pixels)
     if args.no_cache:
         disable_compilation_cache()
