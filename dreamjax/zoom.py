@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import re
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -292,20 +293,28 @@ def _write_mp4(outdir: Path, path: Path, frames: int, fps: float) -> Path:
         import imageio_ffmpeg
     except ImportError:
         raise DreamjaxError("writing MP4 needs imageio-ffmpeg", "pip install 'dreamjax[video]', or use .gif or .webp") from None
-    first = np.asarray(load_frame(outdir, 0))
+    first = load_frame(outdir, 0)
     # H.264 in yuv420p needs even sides: drop a last row/column if needed.
     height, width = first.shape[0] // 2 * 2, first.shape[1] // 2 * 2
     with atomic_path(path) as tmp:
-        writer = imageio_ffmpeg.write_frames(
-            str(tmp), (width, height), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-            quality=7, macro_block_size=1, ffmpeg_log_level="error",
-        )
-        writer.send(None)
-        try:
-            for i in range(frames):
-                writer.send(np.ascontiguousarray(load_frame(outdir, i)[:height, :width]))
-        finally:
-            writer.close()
+        # Raw RGB frames into the ffmpeg binary the wheel ships. A plain Popen (no preexec_fn)
+        # spawns without fork(), which JAX's threads would not survive.
+        command = [
+            imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
+            "-s", f"{width}x{height}", "-r", f"{fps}", "-i", "-", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+            "-crf", "18", "-movflags", "+faststart", "-f", "mp4", str(tmp),
+        ]
+        with subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE) as ffmpeg:
+            try:
+                for i in range(frames):
+                    ffmpeg.stdin.write(np.ascontiguousarray(load_frame(outdir, i)[:height, :width]).tobytes())
+            except BrokenPipeError:
+                pass  # ffmpeg stopped early; its message follows
+            finally:
+                ffmpeg.stdin.close()
+            errors = ffmpeg.stderr.read().decode(errors="replace").strip()
+        if ffmpeg.returncode != 0:
+            raise DreamjaxError(f"ffmpeg could not write {str(path)!r}: {errors or f'exit code {ffmpeg.returncode}'}")
     return path
 
 

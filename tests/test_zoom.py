@@ -133,13 +133,13 @@ def test_animation_holds_every_frame(tiny, start, tmp_path, kind):
         write_animation(tmp_path, tmp_path / f"more.{kind}", 5)
 
 
+@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")  # imageio-ffmpeg's frame counter forks
 def test_mp4_when_the_video_extra_is_installed(tiny, start, tmp_path):
     imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
     zoom(tiny, start, tmp_path, 3, config=FAST, motion=MOTION)
     path = write_animation(tmp_path, tmp_path / "zoom.mp4", 3, fps=10)
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = next(reader)
-    assert tuple(meta["size"]) == (48, 40) and sum(1 for _ in reader) == 3
+    assert path.read_bytes()[4:8] == b"ftyp"
+    assert imageio_ffmpeg.count_frames_and_secs(str(path))[0] == 3
 
 
 @pytest.fixture
