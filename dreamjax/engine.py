@@ -25,6 +25,7 @@ from .errors import DreamjaxError
 from .model import DreamModel
 from .objectives import Objective, layer_objective
 from .regularisers import Regularisers
+from .tiling import TileConfig, TilePlan, model_stride, plan_tiles, tiled_gradient
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class DreamConfig:
     step_size: float = 0.01
     jitter: int = 32
     seed: int = 0
+    tiles: TileConfig = TileConfig()  # octaves with a side over tiles.size run in tiles
     regularisers: Regularisers = Regularisers()
 
     def __post_init__(self):
@@ -83,31 +85,48 @@ def _normalise(grad: jax.Array) -> jax.Array:
     return grad / (mean_abs + 1e-8)
 
 
-def _octave(apply, params, objective, image, detail, key, step_size, *, shape, steps, jitter, regularisers=Regularisers()):
-    """Resize to this octave, add the carried detail, ascend ``steps`` times.
+@dataclass(frozen=True)
+class OctavePlan:
+    """Everything static about one octave program: part of its compilation key."""
+
+    shape: tuple[int, int]
+    steps: int
+    jitter: int
+    tiles: TilePlan | None = None
+    regularisers: Regularisers = Regularisers()
+
+
+def _octave(apply, params, objective, image, detail, key, step_size, *, plan: OctavePlan):
+    """Resize to this octave, add the carried detail, ascend ``plan.steps`` times.
 
     Returns the dreamed octave image and its detail (dreamed minus plain), which the next
     octave upsamples and adds to its own base, as in the original method.
     """
     batch = image.shape[0]
-    base = jax.image.resize(image, (batch, *shape, 3), method="linear", antialias=True)
-    detail = jax.image.resize(detail, (batch, *shape, 3), method="linear")
+    regularisers, tiles, jitter = plan.regularisers, plan.tiles, plan.jitter
+    base = jax.image.resize(image, (batch, *plan.shape, 3), method="linear", antialias=True)
+    detail = jax.image.resize(detail, (batch, *plan.shape, 3), method="linear")
     x = start = jnp.clip(base + detail, 0.0, 1.0)
 
-    def total_score(img, shift):
-        score = jnp.sum(objective(apply(params, img, objective.layers)))
-        if regularisers.tv:  # on the unrolled picture, so the jitter's wrap-around seam costs nothing
-            score -= jnp.sum(regularisers.penalty(jnp.roll(img, (-shift[0], -shift[1]), axis=(1, 2))))
-        return score
+    def total_score(img):
+        return jnp.sum(objective(apply(params, img, objective.layers)))
+
+    def penalty(img, shift):  # on the unrolled picture, so the jitter's wrap-around seam costs nothing
+        return jnp.sum(regularisers.penalty(jnp.roll(img, (-shift[0], -shift[1]), axis=(1, 2))))
 
     def step(i, x):
         shift = jax.random.randint(jax.random.fold_in(key, i), (2,), -jitter, jitter + 1)
         rolled = jnp.roll(x, (shift[0], shift[1]), axis=(1, 2))
-        grad = jax.grad(total_score)(rolled, shift)
+        if tiles is None:
+            grad = jax.grad(total_score)(rolled)
+        else:
+            grad = tiled_gradient(total_score, rolled, tiles, jax.random.fold_in(jax.random.fold_in(key, i), 1))
+        if regularisers.tv:
+            grad = grad - jax.grad(penalty)(rolled, shift)
         rolled = rolled + step_size * _normalise(regularisers.precondition(grad))
         return jnp.clip(regularisers.smooth(jnp.roll(rolled, (-shift[0], -shift[1]), axis=(1, 2)), start), 0.0, 1.0)
 
-    x = jax.lax.fori_loop(0, steps, step, x)
+    x = jax.lax.fori_loop(0, plan.steps, step, x)
     return x, x - base
 
 
@@ -117,16 +136,20 @@ class Dreamer:
     def __init__(self, model: DreamModel):
         self.model = model
         self._jitted = jax.jit(
-            functools.partial(_octave, model.apply), static_argnames=("shape", "steps", "jitter", "regularisers")
+            functools.partial(_octave, model.apply), static_argnames=("plan",)
         )
         self._compiled: dict[Any, Any] = {}
 
-    def _program(self, args, shape, steps, jitter, stats: DreamStats, regularisers: Regularisers = Regularisers()):
-        key = (jax.tree_util.tree_structure(args), tuple(a.shape for a in jax.tree_util.tree_leaves(args)), shape, steps, jitter, regularisers)
+    def _plan(self, shape: tuple[int, int], batch: int, config: DreamConfig) -> OctavePlan:
+        tiles = plan_tiles(shape, batch, config.tiles, model_stride(self.model), config.jitter)
+        return OctavePlan(shape, config.steps, config.jitter, tiles, config.regularisers)
+
+    def _program(self, args, plan: OctavePlan, stats: DreamStats):
+        key = (jax.tree_util.tree_structure(args), tuple(a.shape for a in jax.tree_util.tree_leaves(args)), plan)
         program = self._compiled.get(key)
         if program is None:
             t0, hits = time.perf_counter(), persistent_cache_hits()
-            program = self._jitted.lower(*args, shape=shape, steps=steps, jitter=jitter, regularisers=regularisers).compile()
+            program = self._jitted.lower(*args, plan=plan).compile()
             stats.compile_seconds += time.perf_counter() - t0
             stats.programs_compiled += 1
             stats.programs_from_disk += persistent_cache_hits() - hits
@@ -159,7 +182,7 @@ class Dreamer:
         step_size = jnp.float32(config.step_size)
         for i, shape in enumerate(shapes):
             args = (self.model.params, objective, image, detail, jax.random.fold_in(root, i), step_size)
-            program = self._program(args, shape, config.steps, config.jitter, stats, config.regularisers)
+            program = self._program(args, self._plan(shape, images.shape[0], config), stats)
             t0 = time.perf_counter()
             dreamed, detail = program(*args)
             dreamed.block_until_ready()
@@ -197,6 +220,7 @@ def dream(
     step_size: float = 0.01,
     jitter: int = 32,
     seed: int = 0,
+    tiles: TileConfig = TileConfig(),
     regularisers: Regularisers = Regularisers(),
     progress: Callable[[int, int, tuple[int, int]], None] | None = None,
 ) -> np.ndarray | list[np.ndarray]:
@@ -206,9 +230,10 @@ def dream(
     maximised (a mapping gives weights); ``objective`` replaces it with any Objective.
     ``regularisers`` (all off by default) smooth the result: see :mod:`dreamjax.regularisers`.
     A list of same-sized images runs as one batch program; the result has the input's form.
+    Octaves with a side longer than ``tiles.size`` run in tiles (see :mod:`dreamjax.tiling`).
     """
     ensure_compilation_cache()
-    config = DreamConfig(octaves, octave_scale, steps, step_size, jitter, seed, regularisers)
+    config = DreamConfig(octaves, octave_scale, steps, step_size, jitter, seed, tiles, regularisers)
     objective = objective if objective is not None else layer_objective(model, layers)
     dreamer = dreamer_for(model)
     if isinstance(images, np.ndarray | jax.Array) and np.ndim(images) in (3, 4):

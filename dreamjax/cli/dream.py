@@ -19,6 +19,7 @@ from ..objectives import build_objective, default_layer
 from ..presets import get_preset
 from ..regularisers import MAX_LAPLACIAN_LEVELS, Regularisers
 from ..start import colour_image, noise_image
+from ..tiling import TileConfig
 from ..zoo import DEFAULT_MODEL
 from .options import (
     at_least_one_float,
@@ -57,6 +58,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--step-size", type=positive_float, default=0.01)
     p.add_argument("--jitter", type=non_negative_int, default=32, help="max random shift in pixels")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tile", type=non_negative_int, default=TileConfig.size, metavar="SIZE",
+                   help=f"octaves with a side over SIZE run in tiles of SIZE (default {TileConfig.size}; 0: never)")
     p.add_argument("--max-pixels", type=positive_int, default=imageio.DEFAULT_MAX_PIXELS,
                    help="refuse bigger input images (decompression-bomb guard)")
     p.add_argument("--no-cache", action="store_true", help="don't use the persistent compilation cache")
@@ -109,7 +112,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         preset = get_preset(model, first["preset"]) if first["preset"] else None
         s = resolve(args, dict(preset.settings) if preset else None)
         regularisers = Regularisers(s["tv"], s["blur"], s["laplacian"], bool(s["decorrelate_colour"]))
-        config = DreamConfig(s["octaves"], s["octave_scale"], s["steps"], s["step_size"], s["jitter"], s["seed"], regularisers)
+        config = DreamConfig(s["octaves"], s["octave_scale"], s["steps"], s["step_size"], s["jitter"], s["seed"],
+                             TileConfig(size=s["tile"]), regularisers)
         terms = objective_terms(s) or (objective_syntax.parse_objective(preset.objective) if preset else ())
         objective = build_objective(model, terms or [objective_syntax.LayerTerm(default_layer(model))])
     if synthetic == "noise":
