@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from .atomic import atomic_path, check_writable_dir
+from .atomic import atomic_path, check_writable_dir, clean_stale_parts
 from .errors import DreamjaxError
 
 # Refuse bigger images before decoding them (decompression bombs); --max-pixels raises it.
@@ -207,14 +207,24 @@ def _grey_scale(arr: np.ndarray, mode: str) -> np.ndarray:
 
 
 def check_output_path(path: str | os.PathLike) -> Path:
-    """Validate an output image path before any work is done."""
+    """Validate an output image path before any work is done, and clear stale temporary files.
+
+    Call once per run and output folder: leftovers of runs killed outright are removed here
+    (those of live runs stay; see atomic.clean_stale_parts).
+    """
+    path = check_writable_dir(_check_suffix(path))
+    clean_stale_parts(path.parent)
+    return path
+
+
+def _check_suffix(path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.suffix.lower() not in WRITABLE_SUFFIXES:
         raise ImageError(
             f"cannot write {str(path)!r}: unknown image type {path.suffix or '(none)'!r}",
             f"use one of {', '.join(sorted(WRITABLE_SUFFIXES))}",
         )
-    return check_writable_dir(path)
+    return path
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -230,7 +240,7 @@ def to_pil(image: np.ndarray) -> Image.Image:
 
 def save_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     """Write ``[H, W, 3]`` floats in ``[0, 1]`` atomically; the format follows the suffix."""
-    path = check_output_path(path)
+    path = _check_suffix(path)
     pil = to_pil(image)
     with atomic_path(path) as tmp:
         pil.save(tmp, format=WRITABLE_SUFFIXES[path.suffix.lower()])
