@@ -95,15 +95,44 @@ def _octave(apply, params, objective, image, detail, key, step_size, *, shape, s
     def total_score(img):
         return jnp.sum(objective(apply(params, img, objective.layers)))
 
-    def step(i, x):
+    def step(i, carry):
+        x, first_bad = carry
         shift = jax.random.randint(jax.random.fold_in(key, i), (2,), -jitter, jitter + 1)
         rolled = jnp.roll(x, (shift[0], shift[1]), axis=(1, 2))
         grad = jax.grad(total_score)(rolled)
-        rolled = rolled + step_size * _normalise(grad)
-        return jnp.clip(jnp.roll(rolled, (-shift[0], -shift[1]), axis=(1, 2)), 0.0, 1.0)
+        # A NaN/Inf gradient is recorded (first bad step per image) and not applied, so the
+        # picture stays finite; the caller reports it. One fused reduction per step.
+        finite = jnp.all(jnp.isfinite(grad), axis=(1, 2, 3))
+        first_bad = jnp.where((first_bad < 0) & ~finite, i, first_bad)
+        rolled = rolled + step_size * jnp.where(finite[:, None, None, None], _normalise(grad), 0.0)
+        return jnp.clip(jnp.roll(rolled, (-shift[0], -shift[1]), axis=(1, 2)), 0.0, 1.0), first_bad
 
-    x = jax.lax.fori_loop(0, steps, step, x)
-    return x, x - base
+    x, first_bad = jax.lax.fori_loop(0, steps, step, (x, jnp.full((batch,), -1, jnp.int32)))
+    return x, x - base, first_bad
+
+
+class NumericalFaultError(DreamjaxError):
+    """The gradient became NaN or Inf; says where (octave, step, images). Nothing is written."""
+
+    def __init__(self, message: str, hint: str | None = None, *, octave: int | None = None,
+                 step: int | None = None, images: tuple[int, ...] = ()):
+        super().__init__(message, hint)
+        self.octave, self.step, self.images = octave, step, images
+
+
+def _check_finite(first_bad: np.ndarray, *, octave: int, octaves: int, steps: int) -> None:
+    """Raise if any image met a non-finite gradient in this octave (1-based in the message)."""
+    bad = np.flatnonzero(first_bad >= 0)
+    if bad.size == 0:
+        return
+    step = int(first_bad[bad].min())
+    which = ", ".join(str(b + 1) for b in bad[:8]) + (", ..." if bad.size > 8 else "")
+    raise NumericalFaultError(
+        f"the gradient became NaN or Inf at step {step + 1}/{steps} of octave {octave + 1}/{octaves} "
+        f"(image {which} of {first_bad.size}); nothing was written",
+        "try a smaller --step-size, another layer, or check the model for overflow",
+        octave=octave + 1, step=step + 1, images=tuple(int(b) + 1 for b in bad),
+    )
 
 
 class Dreamer:
@@ -139,6 +168,8 @@ class Dreamer:
         images = np.asarray(images, dtype=np.float32)
         if images.ndim != 4 or images.shape[-1] != 3:
             raise DreamjaxError(f"expected images [B, H, W, 3], got shape {images.shape}")
+        if not np.all(np.isfinite(images)):
+            raise NumericalFaultError("the input images contain NaN or Inf")
         _, height, width, _ = images.shape
         min_size = self.model.input_spec.min_size
         if min(height, width) < min_size:
@@ -156,9 +187,10 @@ class Dreamer:
             args = (self.model.params, objective, image, detail, jax.random.fold_in(root, i), step_size)
             program = self._program(args, shape, config.steps, config.jitter, stats)
             t0 = time.perf_counter()
-            dreamed, detail = program(*args)
+            dreamed, detail, first_bad = program(*args)
             dreamed.block_until_ready()
             stats.run_seconds += time.perf_counter() - t0
+            _check_finite(np.asarray(first_bad), octave=i, octaves=len(shapes), steps=config.steps)
             if progress is not None:
                 progress(i, len(shapes), shape)
         out = np.asarray(dreamed)
