@@ -24,6 +24,7 @@ from .cache import ensure_compilation_cache, persistent_cache_hits
 from .errors import DreamjaxError
 from .model import DreamModel
 from .objectives import Objective, layer_objective
+from .tiling import TileConfig, TilePlan, model_stride, plan_tiles, tiled_gradient
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class DreamConfig:
     step_size: float = 0.01
     jitter: int = 32
     seed: int = 0
+    tiles: TileConfig = TileConfig()  # octaves with a side over tiles.size run in tiles
 
     def __post_init__(self):
         if self.octaves < 1 or self.steps < 1:
@@ -81,7 +83,7 @@ def _normalise(grad: jax.Array) -> jax.Array:
     return grad / (mean_abs + 1e-8)
 
 
-def _octave(apply, params, objective, image, detail, key, step_size, *, shape, steps, jitter):
+def _octave(apply, params, objective, image, detail, key, step_size, *, shape, steps, jitter, tiles: TilePlan | None):
     """Resize to this octave, add the carried detail, ascend ``steps`` times.
 
     Returns the dreamed octave image and its detail (dreamed minus plain), which the next
@@ -99,7 +101,10 @@ def _octave(apply, params, objective, image, detail, key, step_size, *, shape, s
         x, first_bad = carry
         shift = jax.random.randint(jax.random.fold_in(key, i), (2,), -jitter, jitter + 1)
         rolled = jnp.roll(x, (shift[0], shift[1]), axis=(1, 2))
-        grad = jax.grad(total_score)(rolled)
+        if tiles is None:
+            grad = jax.grad(total_score)(rolled)
+        else:
+            grad = tiled_gradient(total_score, rolled, tiles, jax.random.fold_in(jax.random.fold_in(key, i), 1))
         # A NaN/Inf gradient is recorded (first bad step per image) and not applied, so the
         # picture stays finite; the caller reports it. One fused reduction per step.
         finite = jnp.all(jnp.isfinite(grad), axis=(1, 2, 3))
@@ -141,16 +146,16 @@ class Dreamer:
     def __init__(self, model: DreamModel):
         self.model = model
         self._jitted = jax.jit(
-            functools.partial(_octave, model.apply), static_argnames=("shape", "steps", "jitter")
+            functools.partial(_octave, model.apply), static_argnames=("shape", "steps", "jitter", "tiles")
         )
         self._compiled: dict[Any, Any] = {}
 
-    def _program(self, args, shape, steps, jitter, stats: DreamStats):
-        key = (jax.tree_util.tree_structure(args), tuple(a.shape for a in jax.tree_util.tree_leaves(args)), shape, steps, jitter)
+    def _program(self, args, shape, steps, jitter, stats: DreamStats, tiles: TilePlan | None = None):
+        key = (jax.tree_util.tree_structure(args), tuple(a.shape for a in jax.tree_util.tree_leaves(args)), shape, steps, jitter, tiles)
         program = self._compiled.get(key)
         if program is None:
             t0, hits = time.perf_counter(), persistent_cache_hits()
-            program = self._jitted.lower(*args, shape=shape, steps=steps, jitter=jitter).compile()
+            program = self._jitted.lower(*args, shape=shape, steps=steps, jitter=jitter, tiles=tiles).compile()
             stats.compile_seconds += time.perf_counter() - t0
             stats.programs_compiled += 1
             stats.programs_from_disk += persistent_cache_hits() - hits
@@ -185,7 +190,8 @@ class Dreamer:
         step_size = jnp.float32(config.step_size)
         for i, shape in enumerate(shapes):
             args = (self.model.params, objective, image, detail, jax.random.fold_in(root, i), step_size)
-            program = self._program(args, shape, config.steps, config.jitter, stats)
+            tiles = plan_tiles(shape, images.shape[0], config.tiles, model_stride(self.model), config.jitter)
+            program = self._program(args, shape, config.steps, config.jitter, stats, tiles)
             t0 = time.perf_counter()
             dreamed, detail, first_bad = program(*args)
             dreamed.block_until_ready()
@@ -224,6 +230,7 @@ def dream(
     step_size: float = 0.01,
     jitter: int = 32,
     seed: int = 0,
+    tiles: TileConfig = TileConfig(),
     progress: Callable[[int, int, tuple[int, int]], None] | None = None,
 ) -> np.ndarray | list[np.ndarray]:
     """Dream on one image ``[H, W, 3]``, a batch ``[B, H, W, 3]`` or a list of images.
@@ -231,9 +238,10 @@ def dream(
     Images are float32 RGB in ``[0, 1]``. ``layers`` names the layers whose energy is
     maximised (a mapping gives weights); ``objective`` replaces it with any Objective.
     A list of same-sized images runs as one batch program; the result has the input's form.
+    Octaves with a side longer than ``tiles.size`` run in tiles (see :mod:`dreamjax.tiling`).
     """
     ensure_compilation_cache()
-    config = DreamConfig(octaves, octave_scale, steps, step_size, jitter, seed)
+    config = DreamConfig(octaves, octave_scale, steps, step_size, jitter, seed, tiles)
     objective = objective if objective is not None else layer_objective(model, layers)
     dreamer = dreamer_for(model)
     if isinstance(images, np.ndarray | jax.Array) and np.ndim(images) in (3, 4):
