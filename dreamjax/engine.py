@@ -22,6 +22,7 @@ import numpy as np
 
 from .cache import ensure_compilation_cache, persistent_cache_hits
 from .errors import DreamjaxError
+from .memory import check_fits, program_bytes
 from .model import DreamModel
 from .objectives import Objective, layer_objective
 from .tiling import TileConfig, TilePlan, model_stride, plan_tiles, tiled_gradient
@@ -59,6 +60,7 @@ class DreamStats:
     programs_compiled: int = 0  # built in this run (from scratch or from the disk cache)
     programs_from_disk: int = 0  # of those, loaded from the persistent compilation cache
     shapes: list[tuple[int, ...]] = field(default_factory=list)
+    estimated_bytes: int = 0  # peak memory of the largest octave program, from XLA, plus host copies
 
     @property
     def steps_per_second(self) -> float:
@@ -162,6 +164,20 @@ class Dreamer:
             self._compiled[key] = program
         return program
 
+    def _compile_and_check_memory(self, image, shapes, objective, config, stats, root, step_size) -> None:
+        """Compile every octave before the first step, and refuse a run that cannot fit in memory."""
+        batch, peak = image.shape[0], 0
+        for i, shape in enumerate(shapes):
+            detail = jax.ShapeDtypeStruct((batch, *shapes[max(i - 1, 0)], 3), jnp.float32)
+            args = (self.model.params, objective, image, detail, jax.random.fold_in(root, i), step_size)
+            tiles = plan_tiles(shape, batch, config.tiles, model_stride(self.model), config.jitter)
+            needed = program_bytes(self._program(args, shape, config.steps, config.jitter, stats, tiles))
+            peak = max(peak, needed or 0)
+        host = 3 * image.size * image.dtype.itemsize  # input, result and the PIL copy on the host
+        stats.estimated_bytes = peak + host
+        h, w = shapes[-1]
+        check_fits(stats.estimated_bytes if peak else None, jax.devices()[0], f"dreaming {batch} image(s) of {w}x{h}")
+
     def run(
         self,
         images: np.ndarray,
@@ -188,6 +204,7 @@ class Dreamer:
         detail = jnp.zeros((images.shape[0], *shapes[0], 3), jnp.float32)
         root = jax.random.key(config.seed)
         step_size = jnp.float32(config.step_size)
+        self._compile_and_check_memory(image, shapes, objective, config, stats, root, step_size)
         for i, shape in enumerate(shapes):
             args = (self.model.params, objective, image, detail, jax.random.fold_in(root, i), step_size)
             tiles = plan_tiles(shape, images.shape[0], config.tiles, model_stride(self.model), config.jitter)
