@@ -22,6 +22,7 @@ import numpy as np
 
 from .cache import ensure_compilation_cache, persistent_cache_hits
 from .errors import DreamjaxError
+from .memory import check_fits, program_bytes
 from .model import DreamModel
 from .objectives import Objective, layer_objective
 from .regularisers import Regularisers
@@ -60,6 +61,7 @@ class DreamStats:
     run_seconds: float = 0.0
     programs_compiled: int = 0  # built in this run (from scratch or from the disk cache)
     programs_from_disk: int = 0  # of those, loaded from the persistent compilation cache
+    estimated_bytes: int = 0  # peak memory of the largest octave program, from XLA, plus host copies
     shapes: list[tuple[int, ...]] = field(default_factory=list)
 
     @property
@@ -114,7 +116,8 @@ def _octave(apply, params, objective, image, detail, key, step_size, *, plan: Oc
     def penalty(img, shift):  # on the unrolled picture, so the jitter's wrap-around seam costs nothing
         return jnp.sum(regularisers.penalty(jnp.roll(img, (-shift[0], -shift[1]), axis=(1, 2))))
 
-    def step(i, x):
+    def step(i, carry):
+        x, first_bad = carry
         shift = jax.random.randint(jax.random.fold_in(key, i), (2,), -jitter, jitter + 1)
         rolled = jnp.roll(x, (shift[0], shift[1]), axis=(1, 2))
         if tiles is None:
@@ -123,11 +126,41 @@ def _octave(apply, params, objective, image, detail, key, step_size, *, plan: Oc
             grad = tiled_gradient(total_score, rolled, tiles, jax.random.fold_in(jax.random.fold_in(key, i), 1))
         if regularisers.tv:
             grad = grad - jax.grad(penalty)(rolled, shift)
-        rolled = rolled + step_size * _normalise(regularisers.precondition(grad))
-        return jnp.clip(regularisers.smooth(jnp.roll(rolled, (-shift[0], -shift[1]), axis=(1, 2)), start), 0.0, 1.0)
+        # A NaN/Inf gradient is recorded (first bad step per image) and not applied, so the
+        # picture stays finite; the caller reports it. One fused reduction per step.
+        finite = jnp.all(jnp.isfinite(grad), axis=(1, 2, 3))
+        first_bad = jnp.where((first_bad < 0) & ~finite, i, first_bad)
+        grad = jnp.where(finite[:, None, None, None], regularisers.precondition(grad), 0.0)
+        rolled = rolled + step_size * _normalise(grad)
+        x = jnp.clip(regularisers.smooth(jnp.roll(rolled, (-shift[0], -shift[1]), axis=(1, 2)), start), 0.0, 1.0)
+        return x, first_bad
 
-    x = jax.lax.fori_loop(0, plan.steps, step, x)
-    return x, x - base
+    x, first_bad = jax.lax.fori_loop(0, plan.steps, step, (x, jnp.full((batch,), -1, jnp.int32)))
+    return x, x - base, first_bad
+
+
+class NumericalFaultError(DreamjaxError):
+    """The gradient became NaN or Inf; says where (octave, step, images). Nothing is written."""
+
+    def __init__(self, message: str, hint: str | None = None, *, octave: int | None = None,
+                 step: int | None = None, images: tuple[int, ...] = ()):
+        super().__init__(message, hint)
+        self.octave, self.step, self.images = octave, step, images
+
+
+def _check_finite(first_bad: np.ndarray, *, octave: int, octaves: int, steps: int) -> None:
+    """Raise if any image met a non-finite gradient in this octave (1-based in the message)."""
+    bad = np.flatnonzero(first_bad >= 0)
+    if bad.size == 0:
+        return
+    step = int(first_bad[bad].min())
+    which = ", ".join(str(b + 1) for b in bad[:8]) + (", ..." if bad.size > 8 else "")
+    raise NumericalFaultError(
+        f"the gradient became NaN or Inf at step {step + 1}/{steps} of octave {octave + 1}/{octaves} "
+        f"(image {which} of {first_bad.size}); nothing was written",
+        "try a smaller --step-size, another layer, or check the model for overflow",
+        octave=octave + 1, step=step + 1, images=tuple(int(b) + 1 for b in bad),
+    )
 
 
 class Dreamer:
@@ -156,6 +189,19 @@ class Dreamer:
             self._compiled[key] = program
         return program
 
+    def _compile_and_check_memory(self, image, shapes, objective, config, stats, root, step_size) -> None:
+        """Compile every octave before the first step, and refuse a run that cannot fit in memory."""
+        batch, peak = image.shape[0], 0
+        for i, shape in enumerate(shapes):
+            detail = jax.ShapeDtypeStruct((batch, *shapes[max(i - 1, 0)], 3), jnp.float32)
+            args = (self.model.params, objective, image, detail, jax.random.fold_in(root, i), step_size)
+            needed = program_bytes(self._program(args, self._plan(shape, batch, config), stats))
+            peak = max(peak, needed or 0)
+        host = 3 * image.size * image.dtype.itemsize  # input, result and the PIL copy on the host
+        stats.estimated_bytes = peak + host
+        h, w = shapes[-1]
+        check_fits(stats.estimated_bytes if peak else None, jax.devices()[0], f"dreaming {batch} image(s) of {w}x{h}")
+
     def run(
         self,
         images: np.ndarray,
@@ -167,6 +213,8 @@ class Dreamer:
         images = np.asarray(images, dtype=np.float32)
         if images.ndim != 4 or images.shape[-1] != 3:
             raise DreamjaxError(f"expected images [B, H, W, 3], got shape {images.shape}")
+        if not np.all(np.isfinite(images)):
+            raise NumericalFaultError("the input images contain NaN or Inf")
         _, height, width, _ = images.shape
         min_size = self.model.input_spec.min_size
         if min(height, width) < min_size:
@@ -180,13 +228,15 @@ class Dreamer:
         detail = jnp.zeros((images.shape[0], *shapes[0], 3), jnp.float32)
         root = jax.random.key(config.seed)
         step_size = jnp.float32(config.step_size)
+        self._compile_and_check_memory(image, shapes, objective, config, stats, root, step_size)
         for i, shape in enumerate(shapes):
             args = (self.model.params, objective, image, detail, jax.random.fold_in(root, i), step_size)
             program = self._program(args, self._plan(shape, images.shape[0], config), stats)
             t0 = time.perf_counter()
-            dreamed, detail = program(*args)
+            dreamed, detail, first_bad = program(*args)
             dreamed.block_until_ready()
             stats.run_seconds += time.perf_counter() - t0
+            _check_finite(np.asarray(first_bad), octave=i, octaves=len(shapes), steps=config.steps)
             if progress is not None:
                 progress(i, len(shapes), shape)
         out = np.asarray(dreamed)
