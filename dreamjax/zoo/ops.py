@@ -1,0 +1,141 @@
+"""Convolution kernels for NHWC inference ports, with TensorFlow "SAME" padding.
+
+Depthwise convolution has two implementations because XLA:CPU runs
+``lax.conv_general_dilated(feature_group_count=C)`` (and above all its input gradient) many
+times slower than PyTorch, while a sum of k*k shifted slices times per-channel weights is fast
+there (see the project notes). On GPU the grouped convolution is the better choice.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+DEPTHWISE_IMPLS = ("taps", "taps_vjp", "conv")
+
+
+def default_depthwise() -> str:
+    """The faster depthwise implementation for the default JAX backend."""
+    return "taps_vjp" if jax.default_backend() == "cpu" else "conv"
+
+
+def tf_same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow "SAME" padding of one axis: output ceil(size/stride), odd extra pixel at the end."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int) -> jax.Array:
+    """Dense convolution, NHWC input and HWIO kernel, TF-"SAME" padding (as XLA's "SAME")."""
+    y = lax.conv_general_dilated(
+        x, kernel, (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
+    return y + bias
+
+
+def pointwise(x: jax.Array, kernel: jax.Array, bias: jax.Array) -> jax.Array:
+    """1x1 convolution as a matmul over channels; ``kernel`` is ``[C_in, C_out]``."""
+    return jnp.dot(x, kernel) + bias
+
+
+def depthwise(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int, impl: str) -> jax.Array:
+    """Depthwise convolution with TF-"SAME" padding; ``kernel`` is ``[k, k, C]``."""
+    if impl == "conv":
+        y = lax.conv_general_dilated(
+            x,
+            kernel[:, :, None, :],
+            (stride, stride),
+            "SAME",
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            feature_group_count=x.shape[-1],
+        )
+    elif impl == "taps":
+        y = _depthwise_taps(x, kernel, stride)
+    elif impl == "taps_vjp":
+        y = _depthwise_taps_vjp(x, kernel, stride)
+    else:
+        raise ValueError(f"unknown depthwise implementation {impl!r}; choose from {DEPTHWISE_IMPLS}")
+    return y + bias
+
+
+def _taps(xp: jax.Array, kernel: jax.Array, stride: int, out_hw: tuple[int, int]) -> jax.Array:
+    """Sum over taps of a (strided) shifted window of padded ``xp`` times its channel weights."""
+    k = kernel.shape[0]
+    oh, ow = out_hw
+    acc = None
+    for i in range(k):
+        for j in range(k):
+            window = lax.slice(
+                xp,
+                (0, i, j, 0),
+                (xp.shape[0], i + (oh - 1) * stride + 1, j + (ow - 1) * stride + 1, xp.shape[3]),
+                (1, stride, stride, 1),
+            )
+            term = window * kernel[i, j]
+            acc = term if acc is None else acc + term
+    return acc
+
+
+def _pad_same(x: jax.Array, k: int, stride: int) -> tuple[jax.Array, tuple[int, int], tuple[tuple[int, int], ...]]:
+    h, w = x.shape[1], x.shape[2]
+    ph, pw = tf_same_pads(h, k, stride), tf_same_pads(w, k, stride)
+    xp = jnp.pad(x, ((0, 0), ph, pw, (0, 0)))
+    return xp, (-(-h // stride), -(-w // stride)), (ph, pw)
+
+
+def _depthwise_taps(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+    xp, out_hw, _ = _pad_same(x, kernel.shape[0], stride)
+    return _taps(xp, kernel, stride, out_hw)
+
+
+# The same forward, with a hand-written backward: autodiff of the taps builds k*k pads of the
+# cotangent (one per strided slice) and sums them. The input gradient of a depthwise
+# convolution is itself a depthwise convolution of the (stride-dilated) cotangent with the
+# flipped kernel, which we run as taps too; the kernel gradient is k*k channel-wise products.
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _depthwise_taps_vjp(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+    return _depthwise_taps(x, kernel, stride)
+
+
+def _dw_fwd(x, kernel, stride):
+    return _depthwise_taps(x, kernel, stride), (x, kernel)
+
+
+def _dw_bwd(stride, res, g):
+    x, kernel = res
+    k = kernel.shape[0]
+    b, h, w, c = x.shape
+    xp, (oh, ow), ((pt, _), (pl, _)) = _pad_same(x, k, stride)
+    # Cotangent placed on the padded input grid: dilate by the stride, then pad by k-1 so that
+    # every tap of the flipped kernel sees it ("full" correlation).
+    hp, wp = xp.shape[1], xp.shape[2]
+    span_h, span_w = (oh - 1) * stride + 1, (ow - 1) * stride + 1
+    gd = lax.pad(
+        g,
+        jnp.zeros((), g.dtype),
+        ((0, 0, 0), (k - 1, hp - span_h, stride - 1), (k - 1, wp - span_w, stride - 1), (0, 0, 0)),
+    )
+    dxp = _taps(gd, kernel[::-1, ::-1], 1, (hp, wp))
+    dx = dxp[:, pt : pt + h, pl : pl + w, :]
+    dk = jnp.stack(
+        [
+            jnp.stack(
+                [
+                    jnp.sum(
+                        lax.slice(xp, (0, i, j, 0), (b, i + span_h, j + span_w, c), (1, stride, stride, 1)) * g,
+                        axis=(0, 1, 2),
+                    )
+                    for j in range(k)
+                ]
+            )
+            for i in range(k)
+        ]
+    )
+    return dx, dk.astype(kernel.dtype)
+
+
+_depthwise_taps_vjp.defvjp(_dw_fwd, _dw_bwd)
