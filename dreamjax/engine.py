@@ -24,6 +24,7 @@ from .cache import ensure_compilation_cache, persistent_cache_hits
 from .errors import DreamjaxError
 from .model import DreamModel
 from .objectives import Objective, layer_objective
+from .parallel import place
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ class Dreamer:
         self._compiled: dict[Any, Any] = {}
 
     def _program(self, args, shape, steps, jitter, stats: DreamStats):
-        key = (jax.tree_util.tree_structure(args), tuple(a.shape for a in jax.tree_util.tree_leaves(args)), shape, steps, jitter)
+        leaves = jax.tree_util.tree_leaves(args)
+        key = (jax.tree_util.tree_structure(args), tuple((a.shape, getattr(a, "sharding", None)) for a in leaves), shape, steps, jitter)
         program = self._compiled.get(key)
         if program is None:
             t0, hits = time.perf_counter(), persistent_cache_hits()
@@ -134,8 +136,13 @@ class Dreamer:
         objective: Objective,
         config: DreamConfig = DreamConfig(),
         progress: Callable[[int, int, tuple[int, int]], None] | None = None,
+        devices: int | None = None,
     ) -> tuple[np.ndarray, DreamStats]:
-        """Dream a batch ``[B, H, W, 3]``; returns the dreamed batch and the run's stats."""
+        """Dream a batch ``[B, H, W, 3]``; returns the dreamed batch and the run's stats.
+
+        The batch is split over ``devices`` local devices (None: as many as help, see
+        :mod:`dreamjax.parallel`).
+        """
         images = np.asarray(images, dtype=np.float32)
         if images.ndim != 4 or images.shape[-1] != 3:
             raise DreamjaxError(f"expected images [B, H, W, 3], got shape {images.shape}")
@@ -148,8 +155,9 @@ class Dreamer:
             )
         shapes = octave_shapes(height, width, config.octaves, config.octave_scale, min_size)
         stats = DreamStats(images=images.shape[0], ascent_steps=config.steps * len(shapes), shapes=shapes)
-        image = jnp.asarray(images)
-        detail = jnp.zeros((images.shape[0], *shapes[0], 3), jnp.float32)
+        placement = place(images.shape[0], devices)
+        image = placement.put(images)
+        detail = placement.put(np.zeros((images.shape[0], *shapes[0], 3), np.float32))
         root = jax.random.key(config.seed)
         step_size = jnp.float32(config.step_size)
         for i, shape in enumerate(shapes):
@@ -161,7 +169,7 @@ class Dreamer:
             stats.run_seconds += time.perf_counter() - t0
             if progress is not None:
                 progress(i, len(shapes), shape)
-        out = np.asarray(dreamed)
+        out = placement.take(dreamed)
         if not np.all(np.isfinite(out)):
             raise DreamjaxError("the dream diverged (NaN or Inf in the image)", "try a smaller --step-size")
         return out, stats
