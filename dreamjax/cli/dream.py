@@ -11,17 +11,19 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .. import image as imageio
 from ..backends import load_model
+from ..batch import is_many
 from ..cache import disable_compilation_cache, ensure_compilation_cache
 from ..engine import DreamConfig, dreamer_for
 from ..objectives import layer_objective
 from ..zoo import DEFAULT_MODEL
+from . import dream_many
 from .options import at_least_one_float, layer_weight, non_negative_int, positive_float, positive_int
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("dream", help="dream on an image", description="Run DeepDream on an image and write the result.")
-    p.add_argument("image", nargs="?", help="input image (default: the bundled cat photo)")
-    p.add_argument("-o", "--output", help="output image (default: <input name>_dream.png here)")
+    p.add_argument("image", nargs="?", help="input image, or a folder or glob of many (default: the bundled cat photo)")
+    p.add_argument("-o", "--output", help="output image, or folder for many (default: <input name>_dream.png here)")
     p.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"zoo name or .onnx path (default {DEFAULT_MODEL})")
     p.add_argument("-l", "--layer", action="append", type=layer_weight, metavar="NAME[:WEIGHT]",
                    help="layer to amplify; repeat for several (see `dreamjax layers MODEL`)")
@@ -34,10 +36,13 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=positive_int, default=imageio.DEFAULT_MAX_PIXELS,
                    help="refuse bigger input images (decompression-bomb guard)")
     p.add_argument("--no-cache", action="store_true", help="don't use the persistent compilation cache")
+    dream_many.add_options(p)
     return p
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    if args.image and is_many(args.image):
+        return dream_many.run(args, console)
     source = Path(args.image) if args.image else imageio.sample_image_path()
     output = Path(args.output) if args.output else Path(f"{source.stem}_dream.png")
     imageio.check_output_path(output)  # fail before minutes of work, not after
@@ -64,7 +69,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             bar.update(task, total=n * config.steps, completed=(i + 1) * config.steps,
                        description=f"octave {min(i + 2, n)}/{n}")
 
-        dreamed, stats = dreamer_for(model).run(picture[None], objective, config, on_octave)
+        dreamed, stats = dreamer_for(model).run(picture[None], objective, config, on_octave, devices=args.devices)
     imageio.save_image(output, dreamed[0])
     total = time.perf_counter() - started
     console.print(
