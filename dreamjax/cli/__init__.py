@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from ..errors import DreamjaxError
 
-SUBCOMMANDS = ("dream", "models", "layers")
+SUBCOMMANDS = ("dream", "models", "layers", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
