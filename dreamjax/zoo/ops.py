@@ -129,17 +129,21 @@ def _dw_bwd(stride, res, g):
     k = kernel.shape[0]
     b, h, w, c = x.shape
     xp, (oh, ow), ((pt, _), (pl, _)) = _pad_same(x, k, stride)
-    # Cotangent placed on the padded input grid: dilate by the stride, then pad by k-1 so that
-    # every tap of the flipped kernel sees it ("full" correlation).
-    hp, wp = xp.shape[1], xp.shape[2]
+    # The input gradient is a "full" correlation of the cotangent, dilated by the stride, with
+    # the flipped kernel. Pad the dilated cotangent so that the taps land exactly on the
+    # unpadded input grid (h x w): low k-1-pad_before, high whatever completes h+k-1.
     span_h, span_w = (oh - 1) * stride + 1, (ow - 1) * stride + 1
     gd = lax.pad(
         g,
         jnp.zeros((), g.dtype),
-        ((0, 0, 0), (k - 1, hp - span_h, stride - 1), (k - 1, wp - span_w, stride - 1), (0, 0, 0)),
+        (
+            (0, 0, 0),
+            (k - 1 - pt, h + pt - span_h, stride - 1),
+            (k - 1 - pl, w + pl - span_w, stride - 1),
+            (0, 0, 0),
+        ),
     )
-    dxp = _taps(gd, kernel[::-1, ::-1], 1, (hp, wp))
-    dx = dxp[:, pt : pt + h, pl : pl + w, :]
+    dx = _taps(gd, kernel[::-1, ::-1], 1, (h, w))
     dk = jnp.stack(
         [
             jnp.stack(
