@@ -71,6 +71,9 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-torch", action="store_true", help="time dreamjax only")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--quiet-below", type=float, default=0.3, metavar="SHARE",
+                    help="before each timed run, wait until other processes use less than this share of the CPUs")
+    ap.add_argument("--patience", type=float, default=60.0, help="longest wait for a quiet machine, seconds")
     args = ap.parse_args(argv)
 
     import jax
@@ -109,6 +112,7 @@ def main(argv=None) -> int:
         times: dict[str, list[float]] = {"torch": [], "jax": []}
         for r in range(args.repeats):
             if net is not None:
+                machine.wait_for_quiet(args.quiet_below, args.patience)
                 note = machine.load_note()
                 t0 = time.perf_counter()
                 torch_baseline.dream(net, torch.from_numpy(images.transpose(0, 3, 1, 2)), torch_baseline.block_index(layer),
@@ -116,6 +120,7 @@ def main(argv=None) -> int:
                                      step_size=config.step_size, jitter=config.jitter, seed=r)
                 times["torch"].append(time.perf_counter() - t0)
                 print(f"  run {r + 1} torch {1000 * times['torch'][-1] / steps_total:8.1f} ms/step   ({note})", flush=True)
+            machine.wait_for_quiet(args.quiet_below, args.patience)
             note = machine.load_note()
             t0 = time.perf_counter()
             dreamer.run(images, objective, config)

@@ -51,6 +51,18 @@ def busy_fraction(seconds: float = 0.5) -> float | None:
     return 1.0 - (idle1 - idle0) / total if total else None
 
 
+def wait_for_quiet(threshold: float, patience: float) -> float | None:
+    """Wait (up to ``patience`` seconds) until other processes use under ``threshold`` of the CPUs.
+
+    Returns the last busy share seen. On a shared machine this is how runs get a fair slot.
+    """
+    deadline = time.monotonic() + patience
+    busy = busy_fraction(1.0)
+    while busy is not None and busy > threshold and time.monotonic() < deadline:
+        busy = busy_fraction(1.0)
+    return busy
+
+
 def load_note() -> str:
     """One line: the 1-minute load average and the busy share of the CPUs just now."""
     busy = busy_fraction()
