@@ -25,6 +25,7 @@ from .errors import DreamjaxError
 from .memory import check_fits, program_bytes
 from .model import DreamModel
 from .objectives import Objective, layer_objective
+from .parallel import place
 from .regularisers import Regularisers
 from .tiling import TileConfig, TilePlan, model_stride, plan_tiles, tiled_gradient
 
@@ -178,7 +179,8 @@ class Dreamer:
         return OctavePlan(shape, config.steps, config.jitter, tiles, config.regularisers)
 
     def _program(self, args, plan: OctavePlan, stats: DreamStats):
-        key = (jax.tree_util.tree_structure(args), tuple(a.shape for a in jax.tree_util.tree_leaves(args)), plan)
+        leaves = jax.tree_util.tree_leaves(args)
+        key = (jax.tree_util.tree_structure(args), tuple((a.shape, getattr(a, "sharding", None)) for a in leaves), plan)
         program = self._compiled.get(key)
         if program is None:
             t0, hits = time.perf_counter(), persistent_cache_hits()
@@ -193,7 +195,7 @@ class Dreamer:
         """Compile every octave before the first step, and refuse a run that cannot fit in memory."""
         batch, peak = image.shape[0], 0
         for i, shape in enumerate(shapes):
-            detail = jax.ShapeDtypeStruct((batch, *shapes[max(i - 1, 0)], 3), jnp.float32)
+            detail = jax.ShapeDtypeStruct((batch, *shapes[max(i - 1, 0)], 3), jnp.float32, sharding=image.sharding)
             args = (self.model.params, objective, image, detail, jax.random.fold_in(root, i), step_size)
             needed = program_bytes(self._program(args, self._plan(shape, batch, config), stats))
             peak = max(peak, needed or 0)
@@ -208,8 +210,13 @@ class Dreamer:
         objective: Objective,
         config: DreamConfig = DreamConfig(),
         progress: Callable[[int, int, tuple[int, int]], None] | None = None,
+        devices: int | None = None,
     ) -> tuple[np.ndarray, DreamStats]:
-        """Dream a batch ``[B, H, W, 3]``; returns the dreamed batch and the run's stats."""
+        """Dream a batch ``[B, H, W, 3]``; returns the dreamed batch and the run's stats.
+
+        The batch is split over ``devices`` local devices (None: as many as help, see
+        :mod:`dreamjax.parallel`).
+        """
         images = np.asarray(images, dtype=np.float32)
         if images.ndim != 4 or images.shape[-1] != 3:
             raise DreamjaxError(f"expected images [B, H, W, 3], got shape {images.shape}")
@@ -224,22 +231,23 @@ class Dreamer:
             )
         shapes = octave_shapes(height, width, config.octaves, config.octave_scale, min_size)
         stats = DreamStats(images=images.shape[0], ascent_steps=config.steps * len(shapes), shapes=shapes)
-        image = jnp.asarray(images)
-        detail = jnp.zeros((images.shape[0], *shapes[0], 3), jnp.float32)
+        placement = place(images.shape[0], devices)
+        image = placement.put(images)
+        detail = placement.put(np.zeros((images.shape[0], *shapes[0], 3), np.float32))
         root = jax.random.key(config.seed)
         step_size = jnp.float32(config.step_size)
         self._compile_and_check_memory(image, shapes, objective, config, stats, root, step_size)
         for i, shape in enumerate(shapes):
             args = (self.model.params, objective, image, detail, jax.random.fold_in(root, i), step_size)
-            program = self._program(args, self._plan(shape, images.shape[0], config), stats)
+            program = self._program(args, self._plan(shape, image.shape[0], config), stats)
             t0 = time.perf_counter()
             dreamed, detail, first_bad = program(*args)
             dreamed.block_until_ready()
             stats.run_seconds += time.perf_counter() - t0
-            _check_finite(np.asarray(first_bad), octave=i, octaves=len(shapes), steps=config.steps)
+            _check_finite(placement.take(first_bad), octave=i, octaves=len(shapes), steps=config.steps)
             if progress is not None:
                 progress(i, len(shapes), shape)
-        out = np.asarray(dreamed)
+        out = placement.take(dreamed)
         if not np.all(np.isfinite(out)):
             raise DreamjaxError("the dream diverged (NaN or Inf in the image)", "try a smaller --step-size")
         return out, stats
