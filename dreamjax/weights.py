@@ -259,13 +259,14 @@ def _load_zip(raw: bytes, path: str) -> Any:
         for key, storage in storages.items():
             name = f"{root}data/{key}"
             try:
-                data = zf.read(name)
+                info = zf.getinfo(name)
             except KeyError:
                 raise CheckpointError(f"storage record {name} is missing") from None
             nbytes = storage.numel * storage.storage_type.dtype.itemsize
-            if len(data) != nbytes:
-                raise CheckpointError(f"storage {key} has {len(data)} bytes, the tensors expect {nbytes}")
-            storage.data = np.frombuffer(data, storage.storage_type.dtype)
+            # Checked before decompressing, so a small file cannot expand into a huge one.
+            if info.file_size != nbytes:
+                raise CheckpointError(f"storage {key} has {info.file_size} bytes, the tensors expect {nbytes}")
+            storage.data = np.frombuffer(zf.read(info), storage.storage_type.dtype)
     return obj
 
 
