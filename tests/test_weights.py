@@ -7,6 +7,7 @@ import os
 import pickle
 import pickletools
 import struct
+import zipfile
 
 import numpy as np
 import pytest
@@ -164,8 +165,6 @@ def test_missing_file(tmp_path):
 
 
 def test_zip_storage_of_the_wrong_size_is_refused(tmp_path):
-    import zipfile
-
     raw = zip_checkpoint({"w": np.ones((2, 3), np.float32)})
     src = zipfile.ZipFile(io.BytesIO(raw))
     out = io.BytesIO()
