@@ -1,9 +1,15 @@
 """Convolution kernels for NHWC inference ports, with TensorFlow "SAME" padding.
 
-Depthwise convolution has two implementations because XLA:CPU runs
-``lax.conv_general_dilated(feature_group_count=C)`` (and above all its input gradient) many
-times slower than PyTorch, while a sum of k*k shifted slices times per-channel weights is fast
-there (see the project notes). On GPU the grouped convolution is the better choice.
+Depthwise convolution comes in three implementations (``DEPTHWISE_IMPLS``):
+
+* ``"conv"``: ``lax.conv_general_dilated(feature_group_count=C)``. Best on GPU; on XLA:CPU it
+  (and above all its input gradient) runs many times slower than PyTorch.
+* ``"taps"``: a sum of k*k shifted (strided) slices times per-channel weights. Fast forward on
+  CPU, but its autodiff gradient scatters k*k padded copies of the cotangent.
+* ``"taps_vjp"`` (CPU default): the same forward with a hand-written VJP; the input gradient
+  is itself a taps sum over the stride-dilated cotangent with the flipped kernel.
+
+All three agree to float32 rounding, in value and in gradient (tests/test_zoo_ops.py).
 """
 
 from __future__ import annotations
