@@ -7,7 +7,7 @@ Public API (nothing is discovered or compiled at import time)::
     out = dreamjax.dream(model, image, layers=["blocks.9"])
 """
 
-from .backends import backends, load_model
+from .backends import list_backends, load_model
 from .engine import dream
 from .errors import DreamjaxError, UnknownNameError
 from .image import load_image, save_image
@@ -20,7 +20,7 @@ __all__ = [
     "InputSpec",
     "LayerInfo",
     "UnknownNameError",
-    "backends",
+    "list_backends",
     "dream",
     "load_image",
     "load_model",

@@ -49,7 +49,7 @@ def discover() -> Discovery:
     return Discovery(tuple(found), tuple(broken))
 
 
-def backends() -> tuple[Backend, ...]:
+def list_backends() -> tuple[Backend, ...]:
     return discover().backends
 
 

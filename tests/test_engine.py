@@ -1,0 +1,93 @@
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dreamjax import DreamjaxError, UnknownNameError, dream
+from dreamjax.engine import DreamConfig, Dreamer, octave_shapes
+from dreamjax.objectives import layer_objective
+
+FAST = dict(octaves=2, steps=4, octave_scale=1.5, jitter=4)
+
+
+def _score(model, images, layer):
+    objective = layer_objective(model, [layer])
+    return np.asarray(objective(model.apply(model.params, jnp.asarray(images), objective.layers)))
+
+
+@pytest.fixture
+def pictures(rng):
+    return rng.uniform(0.2, 0.8, size=(3, 40, 48, 3)).astype(np.float32)
+
+
+def test_objective_rises_and_output_is_a_valid_new_image(tiny, pictures):
+    out = dream(tiny, pictures[0], "conv1", **FAST)
+    assert out.shape == pictures[0].shape and out.dtype == np.float32
+    assert np.all(np.isfinite(out)) and out.min() >= 0.0 and out.max() <= 1.0
+    assert np.abs(out - pictures[0]).mean() > 0.01
+    before, after = _score(tiny, pictures[:1], "conv1"), _score(tiny, out[None], "conv1")
+    assert after[0] > 1.5 * before[0]
+
+
+def test_more_steps_raise_the_objective_further(tiny, pictures):
+    short = dream(tiny, pictures[0], "conv2", octaves=1, steps=2, jitter=0)
+    long = dream(tiny, pictures[0], "conv2", octaves=1, steps=8, jitter=0)
+    assert _score(tiny, long[None], "conv2")[0] > _score(tiny, short[None], "conv2")[0]
+
+
+def test_same_seed_same_picture_other_seed_other_picture(tiny, pictures):
+    a = dream(tiny, pictures[0], "conv1", seed=3, **FAST)
+    b = dream(tiny, pictures[0], "conv1", seed=3, **FAST)
+    c = dream(tiny, pictures[0], "conv1", seed=4, **FAST)
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).max() > 1e-3
+
+
+def test_batch_equals_each_image_alone(tiny, pictures):
+    batch = dream(tiny, pictures, "conv1", **FAST)
+    for i in range(len(pictures)):
+        alone = dream(tiny, pictures[i], "conv1", **FAST)
+        np.testing.assert_allclose(batch[i], alone, atol=2e-5)
+
+
+def test_list_of_mixed_sizes_keeps_order(tiny, pictures, rng):
+    small = rng.uniform(size=(24, 24, 3)).astype(np.float32)
+    out = dream(tiny, [pictures[0], small, pictures[1]], "conv1", **FAST)
+    assert [o.shape for o in out] == [pictures[0].shape, small.shape, pictures[1].shape]
+    np.testing.assert_allclose(out[2], dream(tiny, pictures[1], "conv1", **FAST), atol=2e-5)
+
+
+def test_weighted_layers(tiny, pictures):
+    out = dream(tiny, pictures[0], {"conv0": 0.5, "conv2": 2.0}, **FAST)
+    assert np.abs(out - pictures[0]).mean() > 0.01
+
+
+def test_one_program_per_octave_and_none_on_rerun(tiny, pictures):
+    dreamer = Dreamer(tiny)
+    objective = layer_objective(tiny, ["conv1"])
+    config = DreamConfig(octaves=3, steps=2, octave_scale=1.3)
+    _, first = dreamer.run(pictures, objective, config)
+    _, second = dreamer.run(pictures, objective, config)
+    assert first.programs_compiled == 3 and second.programs_compiled == 0
+    assert second.compile_seconds == 0.0 and second.steps_per_second > 0
+
+
+def test_octave_shapes():
+    assert octave_shapes(100, 200, 3, 2.0, 8) == [(25, 50), (50, 100), (100, 200)]
+    assert octave_shapes(20, 20, 4, 2.0, 16) == [(16, 16), (20, 20)]
+
+
+def test_unknown_layer_suggests_near_names(tiny, pictures):
+    with pytest.raises(UnknownNameError) as err:
+        dream(tiny, pictures[0], "conv3", **FAST)
+    assert "conv" in str(err.value) and "did you mean" in str(err.value)
+
+
+def test_too_small_image_is_refused(tiny):
+    with pytest.raises(DreamjaxError, match="smaller than"):
+        dream(tiny, np.zeros((4, 4, 3), np.float32), "conv1")
+
+
+@pytest.mark.parametrize("kwargs", [dict(steps=0), dict(step_size=float("nan")), dict(octave_scale=0.5), dict(jitter=-1)])
+def test_bad_settings_are_refused(tiny, pictures, kwargs):
+    with pytest.raises(DreamjaxError):
+        dream(tiny, pictures[0], "conv1", **kwargs)
