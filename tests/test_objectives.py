@@ -227,3 +227,9 @@ def test_objective_is_a_pytree_with_arrays_as_leaves(tiny, guide):
     leaves = jax.tree_util.tree_leaves(objective)
     assert len(leaves) == 1 and leaves[0].shape == guide_features(tiny, guide, "conv2").shape
     assert isinstance(objective, Objective)
+
+
+def test_dream_takes_the_text_form(tiny, photo):
+    by_text = dream(tiny, photo, objective="conv2[2,5]:0.5", **FAST)
+    by_object = dream(tiny, photo, objective=channel_objective(tiny, "conv2", [2, 5], 0.5), **FAST)
+    np.testing.assert_array_equal(by_text, by_object)
