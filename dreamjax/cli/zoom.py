@@ -102,8 +102,8 @@ def _start_image(args: argparse.Namespace) -> tuple[Path, np.ndarray]:
 def run(args: argparse.Namespace, console: Console) -> int:
     kinds = [k for k in dict.fromkeys(args.animation or ["gif"]) if k != "none"]
     motion = zoomlib.Motion(args.zoom, args.rotate, args.shift)
-    config = DreamConfig(args.octaves, args.octave_scale, args.steps, args.step_size, args.jitter, args.seed,
-                         TileConfig(size=args.tile))
+    config = DreamConfig(octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps, step_size=args.step_size,
+                         jitter=args.jitter, seed=args.seed, tiles=TileConfig(size=args.tile))
     source, start = _start_image(args)
     outdir = Path(args.outdir) if args.outdir else Path(f"{source.stem}_zoom")
     if args.no_cache:
