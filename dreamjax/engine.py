@@ -22,8 +22,10 @@ import numpy as np
 
 from .cache import ensure_compilation_cache, persistent_cache_hits
 from .errors import DreamjaxError
+from .memory import check_fits, program_bytes
 from .model import DreamModel
 from .objectives import Objective, layer_objective
+from .parallel import place
 from .regularisers import Regularisers
 from .tiling import TileConfig, TilePlan, model_stride, plan_tiles, tiled_gradient
 
@@ -36,8 +38,8 @@ class DreamConfig:
     step_size: float = 0.01
     jitter: int = 32
     seed: int = 0
-    regularisers: Regularisers = Regularisers()
     tiles: TileConfig = TileConfig()  # octaves with a side over tiles.size run in tiles
+    regularisers: Regularisers = Regularisers()
 
     def __post_init__(self):
         if self.octaves < 1 or self.steps < 1:
@@ -60,6 +62,7 @@ class DreamStats:
     run_seconds: float = 0.0
     programs_compiled: int = 0  # built in this run (from scratch or from the disk cache)
     programs_from_disk: int = 0  # of those, loaded from the persistent compilation cache
+    estimated_bytes: int = 0  # peak memory of the largest octave program, from XLA, plus host copies
     shapes: list[tuple[int, ...]] = field(default_factory=list)
 
     @property
@@ -85,44 +88,80 @@ def _normalise(grad: jax.Array) -> jax.Array:
     return grad / (mean_abs + 1e-8)
 
 
-def _octave(apply, params, objective, image, detail, key, step_size, *, shape, steps, jitter,
-            regularisers=Regularisers(), tiles: TilePlan | None = None):
-    """Resize to this octave, add the carried detail, ascend ``steps`` times.
+@dataclass(frozen=True)
+class OctavePlan:
+    """Everything static about one octave program: part of its compilation key."""
+
+    shape: tuple[int, int]
+    steps: int
+    jitter: int
+    tiles: TilePlan | None = None
+    regularisers: Regularisers = Regularisers()
+
+
+def _octave(apply, params, objective, image, detail, key, step_size, *, plan: OctavePlan):
+    """Resize to this octave, add the carried detail, ascend ``plan.steps`` times.
 
     Returns the dreamed octave image and its detail (dreamed minus plain), which the next
     octave upsamples and adds to its own base, as in the original method.
     """
     batch = image.shape[0]
-    base = jax.image.resize(image, (batch, *shape, 3), method="linear", antialias=True)
-    detail = jax.image.resize(detail, (batch, *shape, 3), method="linear")
+    regularisers, tiles, jitter = plan.regularisers, plan.tiles, plan.jitter
+    base = jax.image.resize(image, (batch, *plan.shape, 3), method="linear", antialias=True)
+    detail = jax.image.resize(detail, (batch, *plan.shape, 3), method="linear")
     x = start = jnp.clip(base + detail, 0.0, 1.0)
 
-    def network_score(img):
+    def total_score(img):
         return jnp.sum(objective(apply(params, img, objective.layers)))
 
     def penalty(img, shift):  # on the unrolled picture, so the jitter's wrap-around seam costs nothing
         return jnp.sum(regularisers.penalty(jnp.roll(img, (-shift[0], -shift[1]), axis=(1, 2))))
 
-    def total_score(img, shift):
-        score = network_score(img)
-        if regularisers.tv:
-            score -= penalty(img, shift)
-        return score
-
-    def step(i, x):
+    def step(i, carry):
+        x, first_bad = carry
         shift = jax.random.randint(jax.random.fold_in(key, i), (2,), -jitter, jitter + 1)
         rolled = jnp.roll(x, (shift[0], shift[1]), axis=(1, 2))
         if tiles is None:
-            grad = jax.grad(total_score)(rolled, shift)
-        else:  # the network sees tiles; the (cheap, pixel-local) penalty the whole picture
-            grad = tiled_gradient(network_score, rolled, tiles, jax.random.fold_in(jax.random.fold_in(key, i), 1))
-            if regularisers.tv:
-                grad -= jax.grad(penalty)(rolled, shift)
-        rolled = rolled + step_size * _normalise(regularisers.precondition(grad))
-        return jnp.clip(regularisers.smooth(jnp.roll(rolled, (-shift[0], -shift[1]), axis=(1, 2)), start), 0.0, 1.0)
+            grad = jax.grad(total_score)(rolled)
+        else:
+            grad = tiled_gradient(total_score, rolled, tiles, jax.random.fold_in(jax.random.fold_in(key, i), 1))
+        if regularisers.tv:
+            grad = grad - jax.grad(penalty)(rolled, shift)
+        # A NaN/Inf gradient is recorded (first bad step per image) and not applied, so the
+        # picture stays finite; the caller reports it. One fused reduction per step.
+        finite = jnp.all(jnp.isfinite(grad), axis=(1, 2, 3))
+        first_bad = jnp.where((first_bad < 0) & ~finite, i, first_bad)
+        grad = jnp.where(finite[:, None, None, None], regularisers.precondition(grad), 0.0)
+        rolled = rolled + step_size * _normalise(grad)
+        x = jnp.clip(regularisers.smooth(jnp.roll(rolled, (-shift[0], -shift[1]), axis=(1, 2)), start), 0.0, 1.0)
+        return x, first_bad
 
-    x = jax.lax.fori_loop(0, steps, step, x)
-    return x, x - base
+    x, first_bad = jax.lax.fori_loop(0, plan.steps, step, (x, jnp.full((batch,), -1, jnp.int32)))
+    return x, x - base, first_bad
+
+
+class NumericalFaultError(DreamjaxError):
+    """The gradient became NaN or Inf; says where (octave, step, images). Nothing is written."""
+
+    def __init__(self, message: str, hint: str | None = None, *, octave: int | None = None,
+                 step: int | None = None, images: tuple[int, ...] = ()):
+        super().__init__(message, hint)
+        self.octave, self.step, self.images = octave, step, images
+
+
+def _check_finite(first_bad: np.ndarray, *, octave: int, octaves: int, steps: int) -> None:
+    """Raise if any image met a non-finite gradient in this octave (1-based in the message)."""
+    bad = np.flatnonzero(first_bad >= 0)
+    if bad.size == 0:
+        return
+    step = int(first_bad[bad].min())
+    which = ", ".join(str(b + 1) for b in bad[:8]) + (", ..." if bad.size > 8 else "")
+    raise NumericalFaultError(
+        f"the gradient became NaN or Inf at step {step + 1}/{steps} of octave {octave + 1}/{octaves} "
+        f"(image {which} of {first_bad.size}); nothing was written",
+        "try a smaller --step-size, another layer, or check the model for overflow",
+        octave=octave + 1, step=step + 1, images=tuple(int(b) + 1 for b in bad),
+    )
 
 
 class Dreamer:
@@ -131,24 +170,39 @@ class Dreamer:
     def __init__(self, model: DreamModel):
         self.model = model
         self._jitted = jax.jit(
-            functools.partial(_octave, model.apply), static_argnames=("shape", "steps", "jitter", "regularisers", "tiles")
+            functools.partial(_octave, model.apply), static_argnames=("plan",)
         )
         self._compiled: dict[Any, Any] = {}
 
-    def _program(self, args, shape, steps, jitter, stats: DreamStats, regularisers: Regularisers = Regularisers(),
-                 tiles: TilePlan | None = None):
-        key = (jax.tree_util.tree_structure(args), tuple(a.shape for a in jax.tree_util.tree_leaves(args)), shape, steps, jitter,
-               regularisers, tiles)
+    def _plan(self, shape: tuple[int, int], batch: int, config: DreamConfig) -> OctavePlan:
+        tiles = plan_tiles(shape, batch, config.tiles, model_stride(self.model), config.jitter)
+        return OctavePlan(shape, config.steps, config.jitter, tiles, config.regularisers)
+
+    def _program(self, args, plan: OctavePlan, stats: DreamStats):
+        leaves = jax.tree_util.tree_leaves(args)
+        key = (jax.tree_util.tree_structure(args), tuple((a.shape, getattr(a, "sharding", None)) for a in leaves), plan)
         program = self._compiled.get(key)
         if program is None:
             t0, hits = time.perf_counter(), persistent_cache_hits()
-            program = self._jitted.lower(*args, shape=shape, steps=steps, jitter=jitter, regularisers=regularisers,
-                                         tiles=tiles).compile()
+            program = self._jitted.lower(*args, plan=plan).compile()
             stats.compile_seconds += time.perf_counter() - t0
             stats.programs_compiled += 1
             stats.programs_from_disk += persistent_cache_hits() - hits
             self._compiled[key] = program
         return program
+
+    def _compile_and_check_memory(self, image, shapes, objective, config, stats, root, step_size) -> None:
+        """Compile every octave before the first step, and refuse a run that cannot fit in memory."""
+        batch, peak = image.shape[0], 0
+        for i, shape in enumerate(shapes):
+            detail = jax.ShapeDtypeStruct((batch, *shapes[max(i - 1, 0)], 3), jnp.float32, sharding=image.sharding)
+            args = (self.model.params, objective, image, detail, jax.random.fold_in(root, i), step_size)
+            needed = program_bytes(self._program(args, self._plan(shape, batch, config), stats))
+            peak = max(peak, needed or 0)
+        host = 3 * image.size * image.dtype.itemsize  # input, result and the PIL copy on the host
+        stats.estimated_bytes = peak + host
+        h, w = shapes[-1]
+        check_fits(stats.estimated_bytes if peak else None, jax.devices()[0], f"dreaming {batch} image(s) of {w}x{h}")
 
     def run(
         self,
@@ -156,11 +210,18 @@ class Dreamer:
         objective: Objective,
         config: DreamConfig = DreamConfig(),
         progress: Callable[[int, int, tuple[int, int]], None] | None = None,
+        devices: int | None = None,
     ) -> tuple[np.ndarray, DreamStats]:
-        """Dream a batch ``[B, H, W, 3]``; returns the dreamed batch and the run's stats."""
+        """Dream a batch ``[B, H, W, 3]``; returns the dreamed batch and the run's stats.
+
+        The batch is split over ``devices`` local devices (None: as many as help, see
+        :mod:`dreamjax.parallel`).
+        """
         images = np.asarray(images, dtype=np.float32)
         if images.ndim != 4 or images.shape[-1] != 3:
             raise DreamjaxError(f"expected images [B, H, W, 3], got shape {images.shape}")
+        if not np.all(np.isfinite(images)):
+            raise NumericalFaultError("the input images contain NaN or Inf")
         _, height, width, _ = images.shape
         min_size = self.model.input_spec.min_size
         if min(height, width) < min_size:
@@ -170,21 +231,23 @@ class Dreamer:
             )
         shapes = octave_shapes(height, width, config.octaves, config.octave_scale, min_size)
         stats = DreamStats(images=images.shape[0], ascent_steps=config.steps * len(shapes), shapes=shapes)
-        image = jnp.asarray(images)
-        detail = jnp.zeros((images.shape[0], *shapes[0], 3), jnp.float32)
+        placement = place(images.shape[0], devices)
+        image = placement.put(images)
+        detail = placement.put(np.zeros((images.shape[0], *shapes[0], 3), np.float32))
         root = jax.random.key(config.seed)
         step_size = jnp.float32(config.step_size)
+        self._compile_and_check_memory(image, shapes, objective, config, stats, root, step_size)
         for i, shape in enumerate(shapes):
             args = (self.model.params, objective, image, detail, jax.random.fold_in(root, i), step_size)
-            tiles = plan_tiles(shape, images.shape[0], config.tiles, model_stride(self.model), config.jitter)
-            program = self._program(args, shape, config.steps, config.jitter, stats, config.regularisers, tiles)
+            program = self._program(args, self._plan(shape, image.shape[0], config), stats)
             t0 = time.perf_counter()
-            dreamed, detail = program(*args)
+            dreamed, detail, first_bad = program(*args)
             dreamed.block_until_ready()
             stats.run_seconds += time.perf_counter() - t0
+            _check_finite(placement.take(first_bad), octave=i, octaves=len(shapes), steps=config.steps)
             if progress is not None:
                 progress(i, len(shapes), shape)
-        out = np.asarray(dreamed)
+        out = placement.take(dreamed)
         if not np.all(np.isfinite(out)):
             raise DreamjaxError("the dream diverged (NaN or Inf in the image)", "try a smaller --step-size")
         return out, stats
@@ -215,8 +278,8 @@ def dream(
     step_size: float = 0.01,
     jitter: int = 32,
     seed: int = 0,
-    regularisers: Regularisers = Regularisers(),
     tiles: TileConfig = TileConfig(),
+    regularisers: Regularisers = Regularisers(),
     progress: Callable[[int, int, tuple[int, int]], None] | None = None,
 ) -> np.ndarray | list[np.ndarray]:
     """Dream on one image ``[H, W, 3]``, a batch ``[B, H, W, 3]`` or a list of images.
@@ -228,7 +291,7 @@ def dream(
     Octaves with a side longer than ``tiles.size`` run in tiles (see :mod:`dreamjax.tiling`).
     """
     ensure_compilation_cache()
-    config = DreamConfig(octaves, octave_scale, steps, step_size, jitter, seed, regularisers, tiles)
+    config = DreamConfig(octaves, octave_scale, steps, step_size, jitter, seed, tiles, regularisers)
     objective = objective if objective is not None else layer_objective(model, layers)
     dreamer = dreamer_for(model)
     if isinstance(images, np.ndarray | jax.Array) and np.ndim(images) in (3, 4):

@@ -112,7 +112,7 @@ class _Block(nn.Module):
 
 
 def _conv_params(module: nn.Module, name: str, kernel_shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
-    """Kernel and bias of one folded conv, as a sub-dict ``{name: {kernel, bias}}``."""
+    """Kernel and bias of one folded conv: params ``<name>_kernel`` and ``<name>_bias``."""
     kernel = module.param(f"{name}_kernel", nn.initializers.lecun_normal(), kernel_shape)
     bias = module.param(f"{name}_bias", nn.initializers.zeros, kernel_shape[-1:])
     return kernel, bias

@@ -30,11 +30,30 @@ def tf_same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
 
 
 def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int) -> jax.Array:
-    """Dense convolution, NHWC input and HWIO kernel, TF-"SAME" padding (as XLA's "SAME")."""
+    """Dense convolution, NHWC input and HWIO kernel, TF-"SAME" padding (as XLA's "SAME").
+
+    On CPU it runs as patches times a matrix: XLA:CPU's strided convolution is slow, and its
+    input gradient (a convolution with a dilated input) was a sixth of a whole dream step.
+    """
+    if jax.default_backend() == "cpu":
+        return _conv2d_patches(x, kernel, stride) + bias
     y = lax.conv_general_dilated(
         x, kernel, (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
     )
     return y + bias
+
+
+def _conv2d_patches(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
+    """im2col: the k*k (strided) shifted windows side by side on the channel axis, then a dot."""
+    k, _, cin, cout = kernel.shape
+    xp, (oh, ow), _ = _pad_same(x, k, stride)
+    windows = [
+        lax.slice(xp, (0, i, j, 0), (xp.shape[0], i + (oh - 1) * stride + 1, j + (ow - 1) * stride + 1, cin),
+                  (1, stride, stride, 1))
+        for i in range(k)
+        for j in range(k)
+    ]
+    return jnp.dot(jnp.concatenate(windows, axis=-1), kernel.reshape(k * k * cin, cout))
 
 
 def pointwise(x: jax.Array, kernel: jax.Array, bias: jax.Array) -> jax.Array:
@@ -110,17 +129,21 @@ def _dw_bwd(stride, res, g):
     k = kernel.shape[0]
     b, h, w, c = x.shape
     xp, (oh, ow), ((pt, _), (pl, _)) = _pad_same(x, k, stride)
-    # Cotangent placed on the padded input grid: dilate by the stride, then pad by k-1 so that
-    # every tap of the flipped kernel sees it ("full" correlation).
-    hp, wp = xp.shape[1], xp.shape[2]
+    # The input gradient is a "full" correlation of the cotangent, dilated by the stride, with
+    # the flipped kernel. Pad the dilated cotangent so that the taps land exactly on the
+    # unpadded input grid (h x w): low k-1-pad_before, high whatever completes h+k-1.
     span_h, span_w = (oh - 1) * stride + 1, (ow - 1) * stride + 1
     gd = lax.pad(
         g,
         jnp.zeros((), g.dtype),
-        ((0, 0, 0), (k - 1, hp - span_h, stride - 1), (k - 1, wp - span_w, stride - 1), (0, 0, 0)),
+        (
+            (0, 0, 0),
+            (k - 1 - pt, h + pt - span_h, stride - 1),
+            (k - 1 - pl, w + pl - span_w, stride - 1),
+            (0, 0, 0),
+        ),
     )
-    dxp = _taps(gd, kernel[::-1, ::-1], 1, (hp, wp))
-    dx = dxp[:, pt : pt + h, pl : pl + w, :]
+    dx = _taps(gd, kernel[::-1, ::-1], 1, (h, w))
     dk = jnp.stack(
         [
             jnp.stack(
