@@ -82,6 +82,16 @@ def _normalise(grad: jax.Array) -> jax.Array:
     return grad / (mean_abs + 1e-8)
 
 
+def _roll(x: jax.Array, dy: jax.Array, dx: jax.Array) -> jax.Array:
+    """``jnp.roll`` over H and W of ``[B, H, W, C]``, done on the ``[B, H, W*C]`` view.
+
+    Rolling W*C by dx*C moves whole pixels; with 3 channels innermost XLA:CPU copied in
+    3-float pieces, the flat view copies whole rows (about 1.5x faster per roll).
+    """
+    b, h, w, c = x.shape
+    return jnp.roll(x.reshape(b, h, w * c), (dy, dx * c), axis=(1, 2)).reshape(b, h, w, c)
+
+
 def _octave(apply, params, objective, image, detail, key, step_size, *, shape, steps, jitter):
     """Resize to this octave, add the carried detail, ascend ``steps`` times.
 
@@ -98,10 +108,10 @@ def _octave(apply, params, objective, image, detail, key, step_size, *, shape, s
 
     def step(i, x):
         shift = jax.random.randint(jax.random.fold_in(key, i), (2,), -jitter, jitter + 1)
-        rolled = jnp.roll(x, (shift[0], shift[1]), axis=(1, 2))
+        rolled = _roll(x, shift[0], shift[1])
         grad = jax.grad(total_score)(rolled)
         rolled = rolled + step_size * _normalise(grad)
-        return jnp.clip(jnp.roll(rolled, (-shift[0], -shift[1]), axis=(1, 2)), 0.0, 1.0)
+        return jnp.clip(_roll(rolled, -shift[0], -shift[1]), 0.0, 1.0)
 
     x = jax.lax.fori_loop(0, steps, step, x)
     return x, x - base
