@@ -22,9 +22,12 @@ import numpy as np
 
 from .cache import ensure_compilation_cache, persistent_cache_hits
 from .errors import DreamjaxError
+from .memory import check_fits, program_bytes
 from .model import DreamModel
 from .objectives import Objective, layer_objective
-from .parallel import place
+from .parallel import place, shard_key
+from .regularisers import Regularisers
+from .tiling import TileConfig, TilePlan, model_stride, plan_tiles, tiled_gradient
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class DreamConfig:
     step_size: float = 0.01
     jitter: int = 32
     seed: int = 0
+    tiles: TileConfig = TileConfig()  # octaves with a side over tiles.size run in tiles
+    regularisers: Regularisers = Regularisers()
 
     def __post_init__(self):
         if self.octaves < 1 or self.steps < 1:
@@ -57,6 +62,7 @@ class DreamStats:
     run_seconds: float = 0.0
     programs_compiled: int = 0  # built in this run (from scratch or from the disk cache)
     programs_from_disk: int = 0  # of those, loaded from the persistent compilation cache
+    estimated_bytes: int = 0  # peak memory of the largest octave program, from XLA, plus host copies
     shapes: list[tuple[int, ...]] = field(default_factory=list)
 
     @property
@@ -92,29 +98,80 @@ def _roll(x: jax.Array, dy: jax.Array, dx: jax.Array) -> jax.Array:
     return jnp.roll(x.reshape(b, h, w * c), (dy, dx * c), axis=(1, 2)).reshape(b, h, w, c)
 
 
-def _octave(apply, params, objective, image, detail, key, step_size, *, shape, steps, jitter):
-    """Resize to this octave, add the carried detail, ascend ``steps`` times.
+@dataclass(frozen=True)
+class OctavePlan:
+    """Everything static about one octave program: part of its compilation key."""
+
+    shape: tuple[int, int]
+    steps: int
+    jitter: int
+    tiles: TilePlan | None = None
+    regularisers: Regularisers = Regularisers()
+
+
+def _octave(apply, params, objective, image, detail, key, step_size, *, plan: OctavePlan):
+    """Resize to this octave, add the carried detail, ascend ``plan.steps`` times.
 
     Returns the dreamed octave image and its detail (dreamed minus plain), which the next
     octave upsamples and adds to its own base, as in the original method.
     """
     batch = image.shape[0]
-    base = jax.image.resize(image, (batch, *shape, 3), method="linear", antialias=True)
-    detail = jax.image.resize(detail, (batch, *shape, 3), method="linear")
-    x = jnp.clip(base + detail, 0.0, 1.0)
+    regularisers, tiles, jitter = plan.regularisers, plan.tiles, plan.jitter
+    base = jax.image.resize(image, (batch, *plan.shape, 3), method="linear", antialias=True)
+    detail = jax.image.resize(detail, (batch, *plan.shape, 3), method="linear")
+    x = start = jnp.clip(base + detail, 0.0, 1.0)
 
     def total_score(img):
         return jnp.sum(objective(apply(params, img, objective.layers)))
 
-    def step(i, x):
+    def penalty(img, shift):  # on the unrolled picture, so the jitter's wrap-around seam costs nothing
+        return jnp.sum(regularisers.penalty(jnp.roll(img, (-shift[0], -shift[1]), axis=(1, 2))))
+
+    def step(i, carry):
+        x, first_bad = carry
         shift = jax.random.randint(jax.random.fold_in(key, i), (2,), -jitter, jitter + 1)
         rolled = _roll(x, shift[0], shift[1])
-        grad = jax.grad(total_score)(rolled)
+        if tiles is None:
+            grad = jax.grad(total_score)(rolled)
+        else:
+            grad = tiled_gradient(total_score, rolled, tiles, jax.random.fold_in(jax.random.fold_in(key, i), 1))
+        if regularisers.tv:
+            grad = grad - jax.grad(penalty)(rolled, shift)
+        # A NaN/Inf gradient is recorded (first bad step per image) and not applied, so the
+        # picture stays finite; the caller reports it. One fused reduction per step.
+        finite = jnp.all(jnp.isfinite(grad), axis=(1, 2, 3))
+        first_bad = jnp.where((first_bad < 0) & ~finite, i, first_bad)
+        grad = jnp.where(finite[:, None, None, None], regularisers.precondition(grad), 0.0)
         rolled = rolled + step_size * _normalise(grad)
-        return jnp.clip(_roll(rolled, -shift[0], -shift[1]), 0.0, 1.0)
+        x = jnp.clip(regularisers.smooth(_roll(rolled, -shift[0], -shift[1]), start), 0.0, 1.0)
+        return x, first_bad
 
-    x = jax.lax.fori_loop(0, steps, step, x)
-    return x, x - base
+    x, first_bad = jax.lax.fori_loop(0, plan.steps, step, (x, jnp.full((batch,), -1, jnp.int32)))
+    return x, x - base, first_bad
+
+
+class NumericalFaultError(DreamjaxError):
+    """The gradient became NaN or Inf; says where (octave, step, images). Nothing is written."""
+
+    def __init__(self, message: str, hint: str | None = None, *, octave: int | None = None,
+                 step: int | None = None, images: tuple[int, ...] = ()):
+        super().__init__(message, hint)
+        self.octave, self.step, self.images = octave, step, images
+
+
+def _check_finite(first_bad: np.ndarray, *, octave: int, octaves: int, steps: int) -> None:
+    """Raise if any image met a non-finite gradient in this octave (1-based in the message)."""
+    bad = np.flatnonzero(first_bad >= 0)
+    if bad.size == 0:
+        return
+    step = int(first_bad[bad].min())
+    which = ", ".join(str(b + 1) for b in bad[:8]) + (", ..." if bad.size > 8 else "")
+    raise NumericalFaultError(
+        f"the gradient became NaN or Inf at step {step + 1}/{steps} of octave {octave + 1}/{octaves} "
+        f"(image {which} of {first_bad.size}); nothing was written",
+        "try a smaller --step-size, another layer, or check the model for overflow",
+        octave=octave + 1, step=step + 1, images=tuple(int(b) + 1 for b in bad),
+    )
 
 
 class Dreamer:
@@ -123,22 +180,39 @@ class Dreamer:
     def __init__(self, model: DreamModel):
         self.model = model
         self._jitted = jax.jit(
-            functools.partial(_octave, model.apply), static_argnames=("shape", "steps", "jitter")
+            functools.partial(_octave, model.apply), static_argnames=("plan",)
         )
         self._compiled: dict[Any, Any] = {}
 
-    def _program(self, args, shape, steps, jitter, stats: DreamStats):
+    def _plan(self, shape: tuple[int, int], batch: int, config: DreamConfig) -> OctavePlan:
+        tiles = plan_tiles(shape, batch, config.tiles, model_stride(self.model), config.jitter)
+        return OctavePlan(shape, config.steps, config.jitter, tiles, config.regularisers)
+
+    def _program(self, args, plan: OctavePlan, stats: DreamStats):
         leaves = jax.tree_util.tree_leaves(args)
-        key = (jax.tree_util.tree_structure(args), tuple((a.shape, getattr(a, "sharding", None)) for a in leaves), shape, steps, jitter)
+        key = (jax.tree_util.tree_structure(args), tuple((a.shape, shard_key(a)) for a in leaves), plan)
         program = self._compiled.get(key)
         if program is None:
             t0, hits = time.perf_counter(), persistent_cache_hits()
-            program = self._jitted.lower(*args, shape=shape, steps=steps, jitter=jitter).compile()
+            program = self._jitted.lower(*args, plan=plan).compile()
             stats.compile_seconds += time.perf_counter() - t0
             stats.programs_compiled += 1
             stats.programs_from_disk += persistent_cache_hits() - hits
             self._compiled[key] = program
         return program
+
+    def _compile_and_check_memory(self, image, shapes, objective, config, stats, root, step_size, placement) -> None:
+        """Compile every octave before the first step, and refuse a run that cannot fit in memory."""
+        batch, peak = image.shape[0], 0
+        for i, shape in enumerate(shapes):
+            detail = placement.spec((batch, *shapes[max(i - 1, 0)], 3))
+            args = (self.model.params, objective, image, detail, jax.random.fold_in(root, i), step_size)
+            needed = program_bytes(self._program(args, self._plan(shape, batch, config), stats))
+            peak = max(peak, needed or 0)
+        host = 3 * image.size * image.dtype.itemsize  # input, result and the PIL copy on the host
+        stats.estimated_bytes = peak + host
+        h, w = shapes[-1]
+        check_fits(stats.estimated_bytes if peak else None, jax.devices()[0], f"dreaming {batch} image(s) of {w}x{h}")
 
     def run(
         self,
@@ -156,6 +230,8 @@ class Dreamer:
         images = np.asarray(images, dtype=np.float32)
         if images.ndim != 4 or images.shape[-1] != 3:
             raise DreamjaxError(f"expected images [B, H, W, 3], got shape {images.shape}")
+        if not np.all(np.isfinite(images)):
+            raise NumericalFaultError("the input images contain NaN or Inf")
         _, height, width, _ = images.shape
         min_size = self.model.input_spec.min_size
         if min(height, width) < min_size:
@@ -170,13 +246,16 @@ class Dreamer:
         detail = placement.put(np.zeros((images.shape[0], *shapes[0], 3), np.float32))
         root = jax.random.key(config.seed)
         step_size = jnp.float32(config.step_size)
+        self._compile_and_check_memory(image, shapes, objective, config, stats, root, step_size, placement)
         for i, shape in enumerate(shapes):
+            detail = placement.reshard(detail)  # the previous octave's output, exactly as compiled for
             args = (self.model.params, objective, image, detail, jax.random.fold_in(root, i), step_size)
-            program = self._program(args, shape, config.steps, config.jitter, stats)
+            program = self._program(args, self._plan(shape, placement.padded, config), stats)
             t0 = time.perf_counter()
-            dreamed, detail = program(*args)
+            dreamed, detail, first_bad = program(*args)
             dreamed.block_until_ready()
             stats.run_seconds += time.perf_counter() - t0
+            _check_finite(np.asarray(first_bad)[: placement.images], octave=i, octaves=len(shapes), steps=config.steps)
             if progress is not None:
                 progress(i, len(shapes), shape)
         out = placement.take(dreamed)
@@ -210,16 +289,20 @@ def dream(
     step_size: float = 0.01,
     jitter: int = 32,
     seed: int = 0,
+    tiles: TileConfig = TileConfig(),
+    regularisers: Regularisers = Regularisers(),
     progress: Callable[[int, int, tuple[int, int]], None] | None = None,
 ) -> np.ndarray | list[np.ndarray]:
     """Dream on one image ``[H, W, 3]``, a batch ``[B, H, W, 3]`` or a list of images.
 
     Images are float32 RGB in ``[0, 1]``. ``layers`` names the layers whose energy is
     maximised (a mapping gives weights); ``objective`` replaces it with any Objective.
+    ``regularisers`` (all off by default) smooth the result: see :mod:`dreamjax.regularisers`.
     A list of same-sized images runs as one batch program; the result has the input's form.
+    Octaves with a side longer than ``tiles.size`` run in tiles (see :mod:`dreamjax.tiling`).
     """
     ensure_compilation_cache()
-    config = DreamConfig(octaves, octave_scale, steps, step_size, jitter, seed)
+    config = DreamConfig(octaves, octave_scale, steps, step_size, jitter, seed, tiles, regularisers)
     objective = objective if objective is not None else layer_objective(model, layers)
     dreamer = dreamer_for(model)
     if isinstance(images, np.ndarray | jax.Array) and np.ndim(images) in (3, 4):

@@ -34,6 +34,8 @@ __all__ = ["CheckpointError", "read_torch_checkpoint"]
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 _LEGACY_PROTOCOL = 1001
+# The pickle of a state dict only names tensors; real ones are kilobytes (EfficientNet-Lite: ~40 KB).
+_MAX_PICKLE_BYTES = 64 << 20
 
 # torch storage class name -> numpy dtype (little-endian, as torch writes it).
 _STORAGE_DTYPES: dict[str, np.dtype] = {
@@ -110,6 +112,13 @@ class _View:
     root: _Storage
     offset: int
     numel: int
+
+
+def _numel(size: tuple[int, ...]) -> int:
+    n = 1
+    for d in size:
+        n *= d
+    return n
 
 
 def _is_int(x: Any) -> bool:
@@ -250,6 +259,8 @@ def _load_zip(raw: bytes, path: str) -> Any:
         pkls = [n for n in zf.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
         if len(pkls) != 1:
             raise CheckpointError("zip checkpoint without exactly one <root>/data.pkl")
+        if zf.getinfo(pkls[0]).file_size > _MAX_PICKLE_BYTES:
+            raise CheckpointError(f"{pkls[0]} declares {zf.getinfo(pkls[0]).file_size:,} bytes; a state dict needs far less")
         root = pkls[0][: -len("data.pkl")]
         byteorder = root + "byteorder"
         if byteorder in zf.namelist() and zf.read(byteorder) != b"little":
@@ -259,10 +270,14 @@ def _load_zip(raw: bytes, path: str) -> Any:
         for key, storage in storages.items():
             name = f"{root}data/{key}"
             try:
-                data = zf.read(name)
+                info = zf.getinfo(name)
             except KeyError:
                 raise CheckpointError(f"storage record {name} is missing") from None
             nbytes = storage.numel * storage.storage_type.dtype.itemsize
+            # Compare the declared size before inflating, so a zip bomb is never unpacked.
+            if info.file_size != nbytes:
+                raise CheckpointError(f"storage {key} has {info.file_size} bytes, the tensors expect {nbytes}")
+            data = zf.read(info)
             if len(data) != nbytes:
                 raise CheckpointError(f"storage {key} has {len(data)} bytes, the tensors expect {nbytes}")
             storage.data = np.frombuffer(data, storage.storage_type.dtype)
@@ -297,6 +312,10 @@ def _materialise(t: _TensorRef) -> np.ndarray:
             raise CheckpointError(
                 f"size {t.size}, stride {t.stride}, offset {t.offset} reach past its storage of {data.size} elements"
             )
+        if _numel(t.size) > data.size:
+            # Stride-0 tricks could declare a terabyte tensor over a one-element storage; a state
+            # dict never needs more elements than it stores, so refuse before allocating.
+            raise CheckpointError(f"size {t.size} has more elements than its storage of {data.size}")
         item = data.itemsize
         arr = np.lib.stride_tricks.as_strided(
             data[t.offset :], shape=t.size, strides=[s * item for s in t.stride], writeable=False

@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from ..errors import DreamjaxError
 
-SUBCOMMANDS = ("dream", "models", "layers", "bench")
+SUBCOMMANDS = ("dream", "zoom", "models", "layers", "presets", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

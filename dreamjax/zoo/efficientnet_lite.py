@@ -118,8 +118,7 @@ def _conv_params(module: nn.Module, name: str, kernel_shape: tuple[int, ...]) ->
     return kernel, bias
 
 
-def _relu6(x: jax.Array) -> jax.Array:
-    return jnp.clip(x, 0.0, 6.0)
+_relu6 = ops.relu6
 
 
 # --- from a torch state dict -------------------------------------------------------------

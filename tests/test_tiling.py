@@ -1,0 +1,99 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dreamjax import DreamjaxError, dream
+from dreamjax.engine import DreamConfig, Dreamer, _normalise
+from dreamjax.objectives import layer_objective
+from dreamjax.tiling import TileConfig, axis_layout, model_stride, plan_tiles, tiled_gradient
+
+# The tiny model's gradient at a pixel depends on pixels at most ~20 away, so a halo of 24
+# makes tiled gradients exact away from nothing but float rounding.
+EXACT = TileConfig(size=64, halo=24, batch=3)
+
+
+@pytest.mark.parametrize("length", [49, 64, 97, 130, 500, 1031])
+@pytest.mark.parametrize("tile,halo,align", [(48, 8, 4), (64, 16, 8), (512, 32, 32)])
+def test_axis_layout_cores_partition_the_axis_with_halo_context(length, tile, halo, align):
+    if length <= tile:
+        assert axis_layout(length, tile, halo, align) == ([0], [(0, length)])
+        return
+    starts, cores = axis_layout(length, tile, halo, align)
+    assert cores[0][0] == 0 and cores[-1][1] == length
+    assert all(a[1] == b[0] for a, b in zip(cores, cores[1:]))  # no gap, no overlap
+    assert all(0 <= s <= length - tile for s in starts) and starts[-1] == length - tile
+    assert all(s % align == 0 for s in starts[:-1])
+    for i, (s, (a, b)) in enumerate(zip(starts, cores)):
+        assert s <= a < b <= s + tile
+        assert i == 0 or a - s >= halo  # context before the core, unless at the border
+        assert i == len(starts) - 1 or s + tile - b >= halo
+
+
+def test_plan_runs_whole_below_the_size_and_pads_the_last_chunk():
+    assert plan_tiles((64, 60), 2, EXACT, 4) is None
+    assert plan_tiles((500, 500), 1, TileConfig(size=0), 4) is None
+    plan = plan_tiles((96, 112), 2, EXACT, 4)
+    rows, cols = len(axis_layout(96, 64, 24, 4)[0]), len(axis_layout(112, 64, 24, 4)[0])
+    assert plan.tile == (64, 64) and plan.batch == 3 and rows > 1 and cols > 1
+    assert len(plan.starts) % plan.batch == 0 and plan.real_tiles == 2 * rows * cols
+    assert plan.shift == (0, 0) and plan_tiles((96, 112), 2, EXACT, 4, jitter=8).shift == (16, 16)
+    # one side short: tiles take that side whole
+    assert plan_tiles((40, 200), 1, EXACT, 4).tile == (40, 64)
+
+
+def test_too_small_tiles_are_refused():
+    with pytest.raises(DreamjaxError, match="too small"):
+        plan_tiles((300, 300), 1, TileConfig(size=40, halo=16), 32)
+
+
+def test_model_stride(tiny):
+    assert model_stride(tiny) == 4
+
+
+def test_tiled_gradient_equals_whole_image_gradient(tiny, rng):
+    x = jnp.asarray(rng.uniform(size=(2, 96, 112, 3)), jnp.float32)
+    objective = layer_objective(tiny, ["conv2"])
+
+    def score(images):
+        return jnp.sum(objective(tiny.apply(tiny.params, images, objective.layers)))
+
+    whole = jax.jit(jax.grad(score))(x)
+    plan = plan_tiles((96, 112), 2, EXACT, model_stride(tiny))
+    tiled = jax.jit(lambda x: tiled_gradient(score, x, plan, jax.random.key(0)))(x)
+    # A layer mean over a tile is over fewer positions than over the image: a constant factor,
+    # which the whole-image normalisation of the ascent removes.
+    np.testing.assert_allclose(_normalise(tiled), _normalise(whole), rtol=1e-4, atol=1e-4)
+
+
+def test_tiled_dream_equals_whole_dream(tiny, rng):
+    # Octaves (64, 72) and (128, 144): both tiled, every tile corner on the network's stride grid.
+    picture = rng.uniform(0.2, 0.8, size=(2, 128, 144, 3)).astype(np.float32)
+    settings = dict(octaves=2, octave_scale=2.0, jitter=0, steps=4)
+    whole = dream(tiny, picture, "conv2", tiles=TileConfig(size=0), **settings)
+    tiled = dream(tiny, picture, "conv2", tiles=EXACT, **settings)
+    assert np.abs(whole - picture).mean() > 0.01
+    # Each step's gradient agrees to float rounding (test above); over several steps rounding
+    # flips a few ReLUs near zero and the runs part locally by about a step; the rest agrees.
+    diff = np.abs(tiled - whole)
+    assert np.mean(diff < 1e-4) > 0.98 and diff.mean() < 1e-4 and diff.max() < 0.05
+
+
+def test_tiled_run_compiles_one_program_per_octave_and_none_again(tiny, rng):
+    picture = rng.uniform(0.2, 0.8, size=(1, 150, 170, 3)).astype(np.float32)
+    dreamer = Dreamer(tiny)
+    objective = layer_objective(tiny, ["conv1"])
+    config = DreamConfig(octaves=2, steps=2, octave_scale=1.4, jitter=8, tiles=TileConfig(size=64, halo=16))
+    out, first = dreamer.run(picture, objective, config)
+    _, second = dreamer.run(picture, objective, config)
+    assert first.programs_compiled == len(first.shapes) == 2 and second.programs_compiled == 0
+    assert all(plan_tiles(s, 1, config.tiles, 4, 8) is not None for s in first.shapes)
+    assert np.all(np.isfinite(out)) and np.abs(out - picture).mean() > 0.01
+
+
+def test_tiles_of_a_batch_share_the_batch_axis(tiny, rng):
+    pictures = rng.uniform(0.2, 0.8, size=(3, 96, 96, 3)).astype(np.float32)
+    settings = dict(octaves=1, steps=3, jitter=0, tiles=EXACT)
+    batch = dream(tiny, pictures, "conv1", **settings)
+    for i in range(3):
+        np.testing.assert_allclose(batch[i], dream(tiny, pictures[i], "conv1", **settings), atol=2e-5)
