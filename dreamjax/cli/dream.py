@@ -1,9 +1,6 @@
-"""``dreamjax dream``: dream on one image and write a PNG (or on many: see dream_many)."""
+"""``dreamjax dream``: dream on one image and write a PNG."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Any
 
 import argparse
 import time
@@ -96,51 +93,40 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-@dataclass(frozen=True)
-class Plan:
-    """A dream run's model, objective and settings, resolved from options, config and preset."""
-
-    model: Any
-    objective: Any
-    config: DreamConfig
-    settings: dict
-    preset: Any
-
-
-def prepare(args: argparse.Namespace, first: dict, console: Console) -> Plan:
-    """Turn on the compilation cache, load the model, and resolve preset, settings and objective."""
-    if first["no_cache"]:
-        disable_compilation_cache()
-    else:
-        ensure_compilation_cache()
-    with console.status(f"loading {first['model']}"):
-        model = load_model(first["model"])
-        preset = get_preset(model, first["preset"]) if first["preset"] else None
-        s = resolve(args, dict(preset.settings) if preset else None)
-        regularisers = Regularisers(s["tv"], s["blur"], s["laplacian"], bool(s["decorrelate_colour"]))
-        config = DreamConfig(s["octaves"], s["octave_scale"], s["steps"], s["step_size"], s["jitter"], s["seed"],
-                             TileConfig(size=s["tile"]), regularisers)
-        terms = objective_terms(s) or (objective_syntax.parse_objective(preset.objective) if preset else ())
-        objective = build_objective(model, terms or [objective_syntax.LayerTerm(default_layer(model))])
-    return Plan(model, objective, config, s, preset)
+def prepare(args: argparse.Namespace, first: dict):
+    """Model, preset, settings, DreamConfig and Objective from the options (one image or many)."""
+    model = load_model(first["model"])
+    preset = get_preset(model, first["preset"]) if first["preset"] else None
+    s = resolve(args, dict(preset.settings) if preset else None)
+    regularisers = Regularisers(s["tv"], s["blur"], s["laplacian"], bool(s["decorrelate_colour"]))
+    config = DreamConfig(s["octaves"], s["octave_scale"], s["steps"], s["step_size"], s["jitter"], s["seed"],
+                         TileConfig(size=s["tile"]), regularisers)
+    terms = objective_terms(s) or (objective_syntax.parse_objective(preset.objective) if preset else ())
+    objective = build_objective(model, terms or [objective_syntax.LayerTerm(default_layer(model))])
+    return model, preset, s, config, objective
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     first = resolve(args)  # settings before the preset: which model, which preset
+    if first["image"] and is_many(first["image"]):
+        return dream_many.run(args, first, console, prepare)
     if first["image"] and (first["from_noise"] or first["from_colour"]):
         raise DreamjaxError("give an input image or --from-noise/--from-colour, not both")
     if first["from_noise"] and first["from_colour"]:
         raise DreamjaxError("give --from-noise or --from-colour, not both")
-    if first["image"] and is_many(first["image"]):
-        return dream_many.run(first, console, lambda: prepare(args, first, console))
     synthetic = "noise" if first["from_noise"] else "colour" if first["from_colour"] else None
     source = Path(first["image"]) if first["image"] else None if synthetic else imageio.sample_image_path()
     output = Path(first["output"]) if first["output"] else Path(f"{source.stem if source else synthetic}_dream.png")
     imageio.check_output_path(output)  # fail before minutes of work, not after
     if not synthetic:
         picture = imageio.load_image(source, max_pixels=first["max_pixels"])
-    plan = prepare(args, first, console)
-    model, objective, config, s, preset = plan.model, plan.objective, plan.config, plan.settings, plan.preset
+    if first["no_cache"]:
+        disable_compilation_cache()
+    else:
+        ensure_compilation_cache()
+
+    with console.status(f"loading {first['model']}"):
+        model, preset, s, config, objective = prepare(args, first)
     if synthetic == "noise":
         picture, name = noise_image(s["size"], seed=s["seed"]), "noise"
     elif synthetic:

@@ -36,17 +36,17 @@ def tf_same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
 
 
 def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int) -> jax.Array:
-    """Dense convolution, NHWC input and HWIO kernel, TF-"SAME" padding (as XLA's "SAME").
+    """Dense convolution, NHWC input and HWIO kernel, TF-"SAME" padding, as im2col + matmul.
 
-    On CPU it runs as patches times a matrix: XLA:CPU's strided convolution is slow, and its
-    input gradient (a convolution with a dilated input) was a sixth of a whole dream step.
+    Meant for few input channels (a stem): XLA:CPU computes the input gradient of a strided
+    ``lax.conv`` as a slow dilated convolution (~12% of a DeepDream step at 224x224), while the
+    gradient of k*k slices and one matmul is cheap.
     """
-    if jax.default_backend() == "cpu":
-        return _conv2d_patches(x, kernel, stride) + bias
-    y = lax.conv_general_dilated(
-        x, kernel, (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
-    )
-    return y + bias
+    k = kernel.shape[0]
+    xp, out_hw, _ = _pad_same(x, k, stride)
+    windows = [_window(xp, i, j, stride, out_hw) for i in range(k) for j in range(k)]
+    patches = jnp.concatenate(windows, axis=-1)  # [B, oh, ow, k*k*C_in], tap-major like HWIO
+    return jnp.dot(patches, kernel.reshape(-1, kernel.shape[-1])) + bias
 
 
 @jax.custom_jvp
@@ -64,14 +64,6 @@ def _relu6_jvp(primals, tangents):
     (x,), (t,) = primals, tangents
     y = relu6(x)
     return y, jnp.where((y > 0.0) & (y < 6.0), t, jnp.zeros_like(t))
-
-
-def _conv2d_patches(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
-    """im2col: the k*k (strided) shifted windows side by side on the channel axis, then a dot."""
-    k, _, cin, cout = kernel.shape
-    xp, out_hw, _ = _pad_same(x, k, stride)
-    windows = [_window(xp, i, j, stride, out_hw) for i in range(k) for j in range(k)]
-    return jnp.dot(jnp.concatenate(windows, axis=-1), kernel.reshape(k * k * cin, cout))
 
 
 def pointwise(x: jax.Array, kernel: jax.Array, bias: jax.Array) -> jax.Array:
@@ -168,3 +160,59 @@ def _dw_bwd(stride, res, g):
 
 
 _depthwise_taps_vjp.defvjp(_dw_fwd, _dw_bwd)
+
+
+# --- expand (1x1) + depthwise without a padded copy of the wide tensor (CPU) ---------------
+#
+# The depthwise taps need their input zero-padded. Padding the expanded (6x wider) activation
+# costs XLA:CPU a full write and read of it, because a pad read by k*k slices is never fused
+# into the taps. Padding the narrow block input instead and running the 1x1 conv on the padded
+# grid gives the padded wide tensor straight from the matmul; its border (bias only) is masked
+# to zero inside the taps fusion. Measured: 13-20% less CPU time per dream step at 512x512.
+
+
+def expand_depthwise(x: jax.Array, expand_kernel: jax.Array, expand_bias: jax.Array, dw_kernel: jax.Array,
+                     dw_bias: jax.Array, stride: int) -> jax.Array:
+    """``depthwise(relu6(pointwise(x)))`` (depthwise bias added, no activation after it)."""
+    k = dw_kernel.shape[0]
+    h, w = x.shape[1], x.shape[2]
+    xp, out_hw, (ph, pw) = _pad_same(x, k, stride)
+    inside = _interior(h, w, ph, pw)
+    yp = jnp.where(inside, relu6(pointwise(xp, expand_kernel, expand_bias)), 0.0)
+    return _valid_taps(yp, dw_kernel, stride, out_hw) + dw_bias
+
+
+def _interior(h: int, w: int, ph: tuple[int, int], pw: tuple[int, int]) -> jax.Array:
+    """[1, H+pads, W+pads, 1] booleans: True on the original pixels, False on the padding."""
+    shape = (1, h + ph[0] + ph[1], w + pw[0] + pw[1], 1)
+    rows = lax.broadcasted_iota(jnp.int32, shape, 1)
+    cols = lax.broadcasted_iota(jnp.int32, shape, 2)
+    return (rows >= ph[0]) & (rows < ph[0] + h) & (cols >= pw[0]) & (cols < pw[0] + w)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _valid_taps(xp: jax.Array, kernel: jax.Array, stride: int, out_hw: tuple[int, int]) -> jax.Array:
+    """Depthwise taps over an already padded input (a "valid" correlation)."""
+    return _taps(xp, kernel, stride, out_hw)
+
+
+def _valid_taps_fwd(xp, kernel, stride, out_hw):
+    return _taps(xp, kernel, stride, out_hw), (xp, kernel)
+
+
+def _valid_taps_bwd(stride, out_hw, res, g):
+    xp, kernel = res
+    k = kernel.shape[0]
+    hp, wp = xp.shape[1], xp.shape[2]
+    # Full correlation of the stride-dilated cotangent with the flipped kernel, on the padded grid.
+    span_h, span_w = (out_hw[0] - 1) * stride + 1, (out_hw[1] - 1) * stride + 1
+    gd = lax.pad(g, jnp.zeros((), g.dtype),
+                 ((0, 0, 0), (k - 1, hp - span_h, stride - 1), (k - 1, wp - span_w, stride - 1), (0, 0, 0)))
+    dxp = _taps(gd, kernel[::-1, ::-1], 1, (hp, wp))
+    dk = jnp.stack(
+        [jnp.stack([jnp.sum(_window(xp, i, j, stride, out_hw) * g, axis=(0, 1, 2)) for j in range(k)]) for i in range(k)]
+    )
+    return dxp, dk.astype(kernel.dtype)
+
+
+_valid_taps.defvjp(_valid_taps_fwd, _valid_taps_bwd)
