@@ -25,6 +25,7 @@ from .errors import DreamjaxError
 from .memory import check_fits, program_bytes
 from .model import DreamModel
 from .objectives import Objective, layer_objective
+from .regularisers import Regularisers
 from .tiling import TileConfig, TilePlan, model_stride, plan_tiles, tiled_gradient
 
 
@@ -36,6 +37,7 @@ class DreamConfig:
     step_size: float = 0.01
     jitter: int = 32
     seed: int = 0
+    regularisers: Regularisers = Regularisers()
     tiles: TileConfig = TileConfig()  # octaves with a side over tiles.size run in tiles
 
     def __post_init__(self):
@@ -85,7 +87,8 @@ def _normalise(grad: jax.Array) -> jax.Array:
     return grad / (mean_abs + 1e-8)
 
 
-def _octave(apply, params, objective, image, detail, key, step_size, *, shape, steps, jitter, tiles: TilePlan | None):
+def _octave(apply, params, objective, image, detail, key, step_size, *, shape, steps, jitter,
+            regularisers=Regularisers(), tiles: TilePlan | None = None):
     """Resize to this octave, add the carried detail, ascend ``steps`` times.
 
     Returns the dreamed octave image and its detail (dreamed minus plain), which the next
@@ -94,25 +97,38 @@ def _octave(apply, params, objective, image, detail, key, step_size, *, shape, s
     batch = image.shape[0]
     base = jax.image.resize(image, (batch, *shape, 3), method="linear", antialias=True)
     detail = jax.image.resize(detail, (batch, *shape, 3), method="linear")
-    x = jnp.clip(base + detail, 0.0, 1.0)
+    x = start = jnp.clip(base + detail, 0.0, 1.0)
 
-    def total_score(img):
+    def network_score(img):
         return jnp.sum(objective(apply(params, img, objective.layers)))
+
+    def penalty(img, shift):  # on the unrolled picture, so the jitter's wrap-around seam costs nothing
+        return jnp.sum(regularisers.penalty(jnp.roll(img, (-shift[0], -shift[1]), axis=(1, 2))))
+
+    def total_score(img, shift):
+        score = network_score(img)
+        if regularisers.tv:
+            score -= penalty(img, shift)
+        return score
 
     def step(i, carry):
         x, first_bad = carry
         shift = jax.random.randint(jax.random.fold_in(key, i), (2,), -jitter, jitter + 1)
         rolled = jnp.roll(x, (shift[0], shift[1]), axis=(1, 2))
         if tiles is None:
-            grad = jax.grad(total_score)(rolled)
-        else:
-            grad = tiled_gradient(total_score, rolled, tiles, jax.random.fold_in(jax.random.fold_in(key, i), 1))
+            grad = jax.grad(total_score)(rolled, shift)
+        else:  # the network sees tiles; the (cheap, pixel-local) penalty the whole picture
+            grad = tiled_gradient(network_score, rolled, tiles, jax.random.fold_in(jax.random.fold_in(key, i), 1))
+            if regularisers.tv:
+                grad -= jax.grad(penalty)(rolled, shift)
         # A NaN/Inf gradient is recorded (first bad step per image) and not applied, so the
         # picture stays finite; the caller reports it. One fused reduction per step.
         finite = jnp.all(jnp.isfinite(grad), axis=(1, 2, 3))
         first_bad = jnp.where((first_bad < 0) & ~finite, i, first_bad)
-        rolled = rolled + step_size * jnp.where(finite[:, None, None, None], _normalise(grad), 0.0)
-        return jnp.clip(jnp.roll(rolled, (-shift[0], -shift[1]), axis=(1, 2)), 0.0, 1.0), first_bad
+        grad = jnp.where(finite[:, None, None, None], grad, 0.0)
+        rolled = rolled + step_size * _normalise(regularisers.precondition(grad))
+        x = jnp.clip(regularisers.smooth(jnp.roll(rolled, (-shift[0], -shift[1]), axis=(1, 2)), start), 0.0, 1.0)
+        return x, first_bad
 
     x, first_bad = jax.lax.fori_loop(0, steps, step, (x, jnp.full((batch,), -1, jnp.int32)))
     return x, x - base, first_bad
@@ -148,16 +164,19 @@ class Dreamer:
     def __init__(self, model: DreamModel):
         self.model = model
         self._jitted = jax.jit(
-            functools.partial(_octave, model.apply), static_argnames=("shape", "steps", "jitter", "tiles")
+            functools.partial(_octave, model.apply), static_argnames=("shape", "steps", "jitter", "regularisers", "tiles")
         )
         self._compiled: dict[Any, Any] = {}
 
-    def _program(self, args, shape, steps, jitter, stats: DreamStats, tiles: TilePlan | None = None):
-        key = (jax.tree_util.tree_structure(args), tuple(a.shape for a in jax.tree_util.tree_leaves(args)), shape, steps, jitter, tiles)
+    def _program(self, args, shape, steps, jitter, stats: DreamStats, regularisers: Regularisers = Regularisers(),
+                 tiles: TilePlan | None = None):
+        key = (jax.tree_util.tree_structure(args), tuple(a.shape for a in jax.tree_util.tree_leaves(args)), shape, steps, jitter,
+               regularisers, tiles)
         program = self._compiled.get(key)
         if program is None:
             t0, hits = time.perf_counter(), persistent_cache_hits()
-            program = self._jitted.lower(*args, shape=shape, steps=steps, jitter=jitter, tiles=tiles).compile()
+            program = self._jitted.lower(*args, shape=shape, steps=steps, jitter=jitter, regularisers=regularisers,
+                                         tiles=tiles).compile()
             stats.compile_seconds += time.perf_counter() - t0
             stats.programs_compiled += 1
             stats.programs_from_disk += persistent_cache_hits() - hits
@@ -171,7 +190,7 @@ class Dreamer:
             detail = jax.ShapeDtypeStruct((batch, *shapes[max(i - 1, 0)], 3), jnp.float32)
             args = (self.model.params, objective, image, detail, jax.random.fold_in(root, i), step_size)
             tiles = plan_tiles(shape, batch, config.tiles, model_stride(self.model), config.jitter)
-            needed = program_bytes(self._program(args, shape, config.steps, config.jitter, stats, tiles))
+            needed = program_bytes(self._program(args, shape, config.steps, config.jitter, stats, config.regularisers, tiles))
             peak = max(peak, needed or 0)
         host = 3 * image.size * image.dtype.itemsize  # input, result and the PIL copy on the host
         stats.estimated_bytes = peak + host
@@ -208,7 +227,7 @@ class Dreamer:
         for i, shape in enumerate(shapes):
             args = (self.model.params, objective, image, detail, jax.random.fold_in(root, i), step_size)
             tiles = plan_tiles(shape, images.shape[0], config.tiles, model_stride(self.model), config.jitter)
-            program = self._program(args, shape, config.steps, config.jitter, stats, tiles)
+            program = self._program(args, shape, config.steps, config.jitter, stats, config.regularisers, tiles)
             t0 = time.perf_counter()
             dreamed, detail, first_bad = program(*args)
             dreamed.block_until_ready()
@@ -247,6 +266,7 @@ def dream(
     step_size: float = 0.01,
     jitter: int = 32,
     seed: int = 0,
+    regularisers: Regularisers = Regularisers(),
     tiles: TileConfig = TileConfig(),
     progress: Callable[[int, int, tuple[int, int]], None] | None = None,
 ) -> np.ndarray | list[np.ndarray]:
@@ -254,11 +274,12 @@ def dream(
 
     Images are float32 RGB in ``[0, 1]``. ``layers`` names the layers whose energy is
     maximised (a mapping gives weights); ``objective`` replaces it with any Objective.
+    ``regularisers`` (all off by default) smooth the result: see :mod:`dreamjax.regularisers`.
     A list of same-sized images runs as one batch program; the result has the input's form.
     Octaves with a side longer than ``tiles.size`` run in tiles (see :mod:`dreamjax.tiling`).
     """
     ensure_compilation_cache()
-    config = DreamConfig(octaves, octave_scale, steps, step_size, jitter, seed, tiles)
+    config = DreamConfig(octaves, octave_scale, steps, step_size, jitter, seed, regularisers, tiles)
     objective = objective if objective is not None else layer_objective(model, layers)
     dreamer = dreamer_for(model)
     if isinstance(images, np.ndarray | jax.Array) and np.ndim(images) in (3, 4):

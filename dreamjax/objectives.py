@@ -1,18 +1,38 @@
 """What the ascent maximises: weighted sums of terms over captured activations.
 
-An Objective is a pytree: array data (such as guide features) are leaves, names and weights
-are static, so one compiled program serves every objective of the same structure.
+An Objective is a pytree: array data (such as guide features) are leaves, names, channel
+numbers and weights are static, so one compiled program serves every objective of the same
+structure. Each term scores a batch of activations ``[B, h, w, C]`` (or ``[B, C]``) as ``[B]``.
+
+Terms: :class:`LayerEnergy` (the classic DeepDream objective), :class:`ChannelMean` (one or more
+channels), :class:`Neuron` (one channel at one position), :class:`ClassLogit` (a class, by name)
+and :class:`GuideFeatures` (what a layer sees in a guide image). Objectives add and scale::
+
+    objective = layer_objective(model, "blocks.5") + 2.0 * class_objective(model, "tabby cat")
+
+:func:`build_objective` turns the text form (see :mod:`dreamjax.objective_syntax`) or its terms
+into an Objective for one model, and reports every unknown name at once, with suggestions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+import numbers
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from .model import DreamModel, check_layers
+from .errors import DreamjaxError, UnknownNameError
+from .model import DreamModel, check_layers, layer_names
+from .objective_syntax import CENTRE, ClassTerm, GuideTerm, LayerTerm, Term, format_term, parse_objective
+
+
+def _static(**kwargs):
+    return field(metadata=dict(static=True), **kwargs)
 
 
 @jax.tree_util.register_dataclass
@@ -20,17 +40,108 @@ from .model import DreamModel, check_layers
 class LayerEnergy:
     """Mean squared activation of a layer (the classic DeepDream objective)."""
 
-    layer: str = field(metadata=dict(static=True))
-    weight: float = field(default=1.0, metadata=dict(static=True))
+    layer: str = _static()
+    weight: float = _static(default=1.0)
 
     def score(self, act: jax.Array) -> jax.Array:
         axes = tuple(range(1, act.ndim))
         return jnp.mean(jnp.square(act), axis=axes)
 
+    def describe(self) -> str:
+        return format_term(LayerTerm(self.layer, weight=self.weight))
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class ChannelMean:
+    """Mean activation of some channels over all positions (Lucid's ``channel`` objective)."""
+
+    layer: str = _static()
+    channels: tuple[int, ...] = _static()
+    weight: float = _static(default=1.0)
+
+    def score(self, act: jax.Array) -> jax.Array:
+        picked = jnp.take(act, jnp.asarray(self.channels), axis=-1)
+        return jnp.mean(picked, axis=tuple(range(1, act.ndim)))
+
+    def describe(self) -> str:
+        return format_term(LayerTerm(self.layer, self.channels, weight=self.weight))
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class Neuron:
+    """One channel at one position; ``position`` is ``(x, y)`` as fractions of width and height.
+
+    The position is taken on the activation grid of each octave, so it stays at the same place
+    in the picture while the octaves grow.
+    """
+
+    layer: str = _static()
+    channel: int = _static()
+    position: tuple[float, float] = _static(default=CENTRE)
+    weight: float = _static(default=1.0)
+
+    def score(self, act: jax.Array) -> jax.Array:
+        if act.ndim == 2:
+            return act[:, self.channel]
+        h, w = act.shape[1], act.shape[2]
+        x, y = self.position
+        return act[:, round(y * (h - 1)), round(x * (w - 1)), self.channel]
+
+    def describe(self) -> str:
+        return format_term(LayerTerm(self.layer, (self.channel,), self.position, self.weight))
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class ClassLogit:
+    """The logit (pre-softmax score) of class ``index``, read from the model's logits layer."""
+
+    layer: str = _static()
+    index: int = _static()
+    label: str = _static(default="")
+    weight: float = _static(default=1.0)
+
+    def score(self, act: jax.Array) -> jax.Array:
+        if act.ndim > 2:  # a convolutional classifier head: average its positions
+            act = jnp.mean(act, axis=tuple(range(1, act.ndim - 1)))
+        return act[:, self.index]
+
+    def describe(self) -> str:
+        return format_term(ClassTerm(self.label or str(self.index), self.weight))
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class GuideFeatures:
+    """Guided dreaming as in the original DeepDream notebook.
+
+    ``features`` ``[N, C]`` are the layer's feature vectors at every position of the guide image,
+    captured once. Each position of the dreamed image is matched to the guide feature with the
+    largest dot product, and that dot product is maximised (averaged over positions): the image
+    is pushed toward the guide's features that it already resembles most.
+    """
+
+    features: jax.Array
+    layer: str = _static()
+    label: str = _static(default="guide")
+    weight: float = _static(default=1.0)
+
+    def score(self, act: jax.Array) -> jax.Array:
+        x = act.reshape(act.shape[0], -1, act.shape[-1])
+        similarity = jnp.einsum("bpc,nc->bpn", x, self.features)
+        return jnp.mean(jnp.max(similarity, axis=-1), axis=-1)
+
+    def describe(self) -> str:
+        return format_term(GuideTerm(self.label, self.layer, self.weight))
+
 
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True)
 class Objective:
+    """A weighted sum of terms; ``objective(acts)`` is the per-image value, shape ``[B]``."""
+
     terms: tuple = ()
 
     @property
@@ -38,8 +149,23 @@ class Objective:
         return tuple(dict.fromkeys(term.layer for term in self.terms))
 
     def __call__(self, acts: Mapping[str, jax.Array]) -> jax.Array:
-        """Per-image objective value, shape ``[B]``."""
         return sum(term.weight * term.score(acts[term.layer]) for term in self.terms)
+
+    def __add__(self, other: Objective) -> Objective:
+        if not isinstance(other, Objective):
+            return NotImplemented
+        return Objective(self.terms + other.terms)
+
+    def __mul__(self, factor: float) -> Objective:
+        if not isinstance(factor, numbers.Real):
+            return NotImplemented
+        return Objective(tuple(dataclasses.replace(t, weight=t.weight * float(factor)) for t in self.terms))
+
+    __rmul__ = __mul__
+
+    def describe(self) -> str:
+        """The objective in the compact text form (guide images by file name)."""
+        return ",".join(term.describe() for term in self.terms)
 
 
 def default_layer(model: DreamModel) -> str:
@@ -63,3 +189,167 @@ def layer_objective(
     weights = dict(layers) if isinstance(layers, Mapping) else {name: 1.0 for name in layers}
     check_layers(model, list(weights))
     return Objective(tuple(LayerEnergy(name, float(w)) for name, w in weights.items()))
+
+
+def channel_objective(model: DreamModel, layer: str, channels: int | Sequence[int], weight: float = 1.0) -> Objective:
+    """Mean activation of one or more channels of ``layer``."""
+    channels = (channels,) if isinstance(channels, int) else tuple(channels)
+    return build_objective(model, [LayerTerm(layer, channels, None, weight)])
+
+
+def neuron_objective(
+    model: DreamModel, layer: str, channel: int, position: tuple[float, float] = CENTRE, weight: float = 1.0
+) -> Objective:
+    """One neuron: ``channel`` of ``layer`` at ``position`` ``(x, y)`` in ``[0, 1]`` (default centre)."""
+    return build_objective(model, [LayerTerm(layer, (channel,), tuple(position), weight)])
+
+
+def class_objective(model: DreamModel, name: str | int, weight: float = 1.0) -> Objective:
+    """The logit of a class named by its name, one of its synonyms, or its number."""
+    index = class_index(model, name)
+    return Objective((ClassLogit(model.logits_layer, index, _class_label(model, index), float(weight)),))
+
+
+def guide_objective(
+    model: DreamModel, guide: np.ndarray, layer: str | None = None, weight: float = 1.0, label: str = "guide"
+) -> Objective:
+    """Amplify in the picture what ``layer`` sees in ``guide`` (float32 ``[H, W, 3]`` in ``[0, 1]``)."""
+    layer = layer or default_layer(model)
+    check_layers(model, [layer])
+    return Objective((GuideFeatures(jnp.asarray(guide_features(model, guide, layer)), layer, label, float(weight)),))
+
+
+def guide_features(model: DreamModel, guide: np.ndarray, layer: str) -> np.ndarray:
+    """The layer's feature vectors ``[N, C]`` over the guide image.
+
+    The guide is resized (keeping its shape) to as many pixels as the model's native input, so
+    the number of guide features does not depend on the guide's file size.
+    """
+    guide = np.asarray(guide, dtype=np.float32)
+    if guide.ndim != 3 or guide.shape[-1] != 3:
+        raise DreamjaxError(f"a guide image must be [H, W, 3], got shape {guide.shape}")
+    native_h, native_w = model.input_spec.native_size
+    scale = np.sqrt(native_h * native_w / (guide.shape[0] * guide.shape[1]))
+    size = (max(model.input_spec.min_size, round(guide.shape[0] * scale)), max(model.input_spec.min_size, round(guide.shape[1] * scale)))
+    resized = jax.image.resize(jnp.asarray(guide)[None], (1, *size, 3), method="linear", antialias=True)
+    act = model.apply(model.params, resized, (layer,))[layer]
+    return np.asarray(act.reshape(-1, act.shape[-1]))
+
+
+def class_names(model: DreamModel) -> tuple[str, ...]:
+    names = getattr(model, "class_names", None)
+    if not names or not getattr(model, "logits_layer", None):
+        raise DreamjaxError(
+            f"{model.name} has no named classes to dream toward",
+            "use a layer, channel or guide objective instead",
+        )
+    return tuple(names)
+
+
+def class_index(model: DreamModel, name: str | int) -> int:
+    """The index of a class given by number, full name or any comma-separated synonym.
+
+    Matching ignores case and outer spaces. A synonym shared by several classes (ImageNet has
+    two "crane"s) is refused with the numbers to choose from.
+    """
+    names = class_names(model)
+    text = str(name).strip()
+    if text.isdigit():
+        index = int(text)
+        if index >= len(names):
+            raise DreamjaxError(f"class number {index} is out of range", f"{model.name} has classes 0..{len(names) - 1}")
+        return index
+    wanted = text.lower()
+    matches = [i for i, full in enumerate(names) if full.lower() == wanted]
+    if not matches:
+        matches = [i for i, full in enumerate(names) if wanted in _synonyms(full)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        listed = ", ".join(f"{i} ({names[i]!r})" for i in matches)
+        raise DreamjaxError(f"class {text!r} is ambiguous: it names classes {listed}", f"give the number, e.g. class={matches[0]}")
+    choices = list(dict.fromkeys(s for full in names for s in _synonyms(full, lower=False)))
+    raise UnknownNameError(f"class of {model.name}", text, choices)
+
+
+def _synonyms(full: str, lower: bool = True) -> list[str]:
+    parts = [part.strip() for part in full.split(",") if part.strip()]
+    return [p.lower() for p in parts] if lower else parts
+
+
+def _class_label(model: DreamModel, index: int) -> str:
+    """A class's shortest unambiguous text: its first synonym when that finds it, else its number."""
+    first = _synonyms(class_names(model)[index], lower=False)[0]
+    try:
+        return first if class_index(model, first) == index else str(index)
+    except DreamjaxError:
+        return str(index)
+
+
+def build_objective(
+    model: DreamModel,
+    terms: str | Sequence[Term],
+    load_guide: Callable[[str], np.ndarray] | None = None,
+) -> Objective:
+    """An Objective for ``model`` from the text form or its terms.
+
+    Every problem (unknown layer or class, channel out of range, position on a layer without
+    positions, unreadable guide) is collected, and all are reported in one DreamjaxError.
+    ``load_guide`` reads a guide path (default :func:`dreamjax.image.load_image`).
+    """
+    if isinstance(terms, str):
+        terms = parse_objective(terms)
+    if not terms:
+        raise DreamjaxError("the objective has no terms")
+    if load_guide is None:
+        from .image import load_image as load_guide
+    info = {layer.name: layer for layer in model.layers}
+    built, problems = [], []
+    for term in terms:
+        try:
+            built.append(_build_term(model, info, term, load_guide))
+        except DreamjaxError as exc:
+            problems.append(exc)
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        hints = "; ".join(p.hint for p in problems if p.hint)
+        raise DreamjaxError(f"{len(problems)} problems in the objective: " + "; ".join(p.message for p in problems), hints or None)
+    return Objective(tuple(built))
+
+
+def _build_term(model: DreamModel, info: dict, term: Term, load_guide: Callable[[str], np.ndarray]):
+    weight = float(term.weight)
+    if not np.isfinite(weight):
+        raise DreamjaxError(f"the weight of {format_term(term)!r} is not finite")
+    if isinstance(term, ClassTerm):
+        index = class_index(model, term.name)
+        return ClassLogit(model.logits_layer, index, _class_label(model, index), weight)
+    if isinstance(term, GuideTerm):
+        layer = term.layer or default_layer(model)
+        check_layers(model, [layer])
+        guide = load_guide(term.path)
+        return GuideFeatures(jnp.asarray(guide_features(model, guide, layer)), layer, Path(term.path).name, weight)
+    if not isinstance(term, LayerTerm):
+        raise DreamjaxError(f"not an objective term: {term!r}")
+    if term.layer not in info:
+        raise UnknownNameError(f"layer of {model.name}", term.layer, layer_names(model))
+    layer = info[term.layer]
+    if not term.channels:
+        return LayerEnergy(term.layer, weight)
+    bad = [c for c in term.channels if not 0 <= c < layer.channels]
+    if bad:
+        raise DreamjaxError(
+            f"channel{'s' if len(bad) > 1 else ''} {', '.join(map(str, bad))} out of range for {term.layer}",
+            f"{term.layer} has channels 0..{layer.channels - 1}",
+        )
+    if term.position is None:
+        return ChannelMean(term.layer, tuple(term.channels), weight)
+    if len(term.channels) != 1:
+        raise DreamjaxError(f"a neuron takes one channel, got {len(term.channels)} in {format_term(term)!r}")
+    if layer.spatial is None:
+        raise DreamjaxError(f"{term.layer} has no positions (it is a vector)", f"drop the @position: {term.layer}[{term.channels[0]}]")
+    x, y = term.position
+    if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+        raise DreamjaxError(f"neuron position {term.position} is outside [0, 1] x [0, 1]")
+    return Neuron(term.layer, term.channels[0], (float(x), float(y)), weight)

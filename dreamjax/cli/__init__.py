@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from ..errors import DreamjaxError
 
-SUBCOMMANDS = ("dream", "models", "layers")
+SUBCOMMANDS = ("dream", "zoom", "models", "layers", "presets")
 
 
 def build_parser() -> argparse.ArgumentParser:

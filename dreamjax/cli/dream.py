@@ -10,16 +10,43 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .. import image as imageio
+from .. import objective_syntax
 from ..backends import load_model
 from ..cache import disable_compilation_cache, ensure_compilation_cache
 from ..engine import DreamConfig, dreamer_for
-from ..objectives import layer_objective
+from ..errors import DreamjaxError
+from ..objectives import build_objective, default_layer
+from ..presets import get_preset
+from ..regularisers import MAX_LAPLACIAN_LEVELS, Regularisers
+from ..start import colour_image, noise_image
+from ..tiling import TileConfig
 from ..zoo import DEFAULT_MODEL
-from .options import at_least_one_float, layer_weight, non_negative_int, positive_float, positive_int
+from .options import (
+    at_least_one_float,
+    colour_text,
+    layer_weight,
+    non_negative_float,
+    non_negative_int,
+    objective_text,
+    positive_float,
+    positive_int,
+    size_text,
+)
+from .settings import defer_defaults, objective_terms, resolve
+
+EPILOG = f"""\
+objectives (--objective, repeatable; terms add up):
+{objective_syntax.__doc__.split("::", 1)[1].split("This module only", 1)[0].replace("Examples::", "examples:").rstrip()}
+
+settings come from, highest first: the options given here, --config FILE (TOML, the same
+option names, e.g. step_size = 0.02, objective as text or [[objective]] tables), --preset
+(see `dreamjax presets MODEL`), the defaults.
+"""
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("dream", help="dream on an image", description="Run DeepDream on an image and write the result.")
+    p = sub.add_parser("dream", help="dream on an image", description="Run DeepDream on an image and write the result.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("image", nargs="?", help="input image (default: the bundled cat photo)")
     p.add_argument("-o", "--output", help="output image (default: <input name>_dream.png here)")
     p.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"zoo name or .onnx path (default {DEFAULT_MODEL})")
@@ -34,26 +61,69 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=positive_int, default=imageio.DEFAULT_MAX_PIXELS,
                    help="refuse bigger input images (decompression-bomb guard)")
     p.add_argument("--no-cache", action="store_true", help="don't use the persistent compilation cache")
+    p.add_argument("--tile", type=non_negative_int, default=TileConfig.size, metavar="SIZE",
+                   help=f"octaves with a side over SIZE run in tiles of SIZE (default {TileConfig.size}; 0: never)")
+    steer = p.add_argument_group("steering")
+    steer.add_argument("--objective", action="append", type=objective_text, metavar="TERMS",
+                       help="what to amplify, e.g. 'blocks.5:1.0,blocks.3[12]:0.5,class=tabby cat:2' (grammar below)")
+    steer.add_argument("--class", dest="classes", action="append", metavar="NAME",
+                       help="amplify an ImageNet class: name, synonym or number, e.g. 'tabby cat'")
+    steer.add_argument("--guide", action="append", metavar="IMAGE",
+                       help="amplify what the default layer sees in this image (other layers: --objective 'guide=IMAGE@LAYER')")
+    steer.add_argument("--preset", metavar="NAME", help="a named look: layers and settings (see `dreamjax presets MODEL`)")
+    steer.add_argument("--config", metavar="FILE", help="read settings from a TOML file (options given here win)")
+    start = p.add_argument_group("starting picture (instead of an image)")
+    start.add_argument("--from-noise", action="store_true", help="start from grey noise (seeded by --seed)")
+    start.add_argument("--from-colour", "--from-color", dest="from_colour", type=colour_text, metavar="COLOUR",
+                       help="start from a flat colour: '#808080', 'grey', 'rgb(40,60,90)'")
+    start.add_argument("--size", type=size_text, default=(512, 512), metavar="WxH",
+                       help="size of the noise or colour picture (default 512x512)")
+    reg = p.add_argument_group("regularisers (all off by default)")
+    reg.add_argument("--tv", type=non_negative_float, default=0.0, metavar="WEIGHT", help="total variation penalty")
+    reg.add_argument("--blur", type=non_negative_float, default=0.0, metavar="SIGMA",
+                     help="blur what each octave adds, after every step (sigma in pixels)")
+    reg.add_argument("--laplacian", type=non_negative_int, default=0, metavar="LEVELS",
+                     help=f"Laplacian-pyramid gradient normalisation over LEVELS bands (0-{MAX_LAPLACIAN_LEVELS}; 4 is classic)")
+    reg.add_argument("--decorrelate-colour", "--decorrelate-color", dest="decorrelate_colour", action="store_true",
+                     help="take steps in decorrelated colour space (as Lucid)")
+    defer_defaults(p)
     return p
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    source = Path(args.image) if args.image else imageio.sample_image_path()
-    output = Path(args.output) if args.output else Path(f"{source.stem}_dream.png")
+    first = resolve(args)  # settings before the preset: which model, which preset
+    if first["image"] and (first["from_noise"] or first["from_colour"]):
+        raise DreamjaxError("give an input image or --from-noise/--from-colour, not both")
+    if first["from_noise"] and first["from_colour"]:
+        raise DreamjaxError("give --from-noise or --from-colour, not both")
+    synthetic = "noise" if first["from_noise"] else "colour" if first["from_colour"] else None
+    source = Path(first["image"]) if first["image"] else None if synthetic else imageio.sample_image_path()
+    output = Path(first["output"]) if first["output"] else Path(f"{source.stem if source else synthetic}_dream.png")
     imageio.check_output_path(output)  # fail before minutes of work, not after
-    config = DreamConfig(args.octaves, args.octave_scale, args.steps, args.step_size, args.jitter, args.seed)
-    picture = imageio.load_image(source, max_pixels=args.max_pixels)
-    if args.no_cache:
+    if not synthetic:
+        picture = imageio.load_image(source, max_pixels=first["max_pixels"])
+    if first["no_cache"]:
         disable_compilation_cache()
     else:
         ensure_compilation_cache()
 
-    with console.status(f"loading {args.model}"):
-        model = load_model(args.model)
-        objective = layer_objective(model, dict(args.layer) if args.layer else None)
-    layers = ", ".join(objective.layers)
-    console.print(f"dreaming [bold]{source.name}[/] ({picture.shape[1]}x{picture.shape[0]}) "
-                  f"with {model.name} at {layers}", highlight=False)
+    with console.status(f"loading {first['model']}"):
+        model = load_model(first["model"])
+        preset = get_preset(model, first["preset"]) if first["preset"] else None
+        s = resolve(args, dict(preset.settings) if preset else None)
+        regularisers = Regularisers(s["tv"], s["blur"], s["laplacian"], bool(s["decorrelate_colour"]))
+        config = DreamConfig(s["octaves"], s["octave_scale"], s["steps"], s["step_size"], s["jitter"], s["seed"], regularisers,
+                             TileConfig(size=s["tile"]))
+        terms = objective_terms(s) or (objective_syntax.parse_objective(preset.objective) if preset else ())
+        objective = build_objective(model, terms or [objective_syntax.LayerTerm(default_layer(model))])
+    if synthetic == "noise":
+        picture, name = noise_image(s["size"], seed=s["seed"]), "noise"
+    elif synthetic:
+        picture, name = colour_image(s["size"], s["from_colour"], seed=s["seed"]), s["from_colour"]
+    else:
+        name = source.name
+    console.print(f"dreaming [bold]{name}[/] ({picture.shape[1]}x{picture.shape[0]}) with {model.name}"
+                  f"{f' ({preset.name})' if preset else ''} at {objective.describe()}", highlight=False)
 
     started = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),

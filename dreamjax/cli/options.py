@@ -57,3 +57,46 @@ def layer_weight(text: str) -> tuple[str, float]:
     if not name:
         raise argparse.ArgumentTypeError(f"missing layer name in {text!r}")
     return name, value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number, 0 or more, got {text}")
+    return value
+
+
+def objective_text(text: str) -> tuple:
+    """The compact objective syntax, checked when the options are read (names are checked later)."""
+    from ..objective_syntax import ObjectiveSyntaxError, parse_objective
+
+    try:
+        return parse_objective(text)
+    except ObjectiveSyntaxError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def size_text(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` as ``(height, width)``."""
+    from ..errors import DreamjaxError
+    from ..start import parse_size
+
+    try:
+        return parse_size(text)
+    except DreamjaxError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def colour_text(text: str) -> str:
+    """A colour PIL understands; kept as written (it names the output file)."""
+    from ..errors import DreamjaxError
+    from ..start import parse_colour
+
+    try:
+        parse_colour(text)
+    except DreamjaxError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text

@@ -1,0 +1,147 @@
+"""``dreamjax zoom``: an endless-zoom stream of frames, resumable, plus a GIF/WebP/MP4."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from .. import image as imageio
+from .. import zoom as zoomlib
+from ..backends import load_model
+from ..cache import disable_compilation_cache, ensure_compilation_cache
+from ..engine import DreamConfig
+from ..objectives import layer_objective
+from ..tiling import TileConfig
+from ..zoo import DEFAULT_MODEL
+from .options import at_least_one_float, layer_weight, non_negative_int, positive_float, positive_int
+
+
+def pair_of_floats(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 2 or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected DX,DY (two numbers), got {text!r}")
+    return values
+
+
+def frame_size(text: str) -> tuple[int, int]:
+    width, sep, height = text.lower().partition("x")
+    try:
+        size = (int(width), int(height)) if sep else ()
+    except ValueError:
+        size = ()
+    if len(size) != 2 or min(size) < 1:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 512x512, got {text!r}")
+    return size
+
+
+def animation_kind(text: str) -> str:
+    if text not in (*zoomlib.ANIMATIONS, "none"):
+        raise argparse.ArgumentTypeError(f"unknown animation {text!r}; choose from {', '.join(zoomlib.ANIMATIONS)}, none")
+    return text
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "zoom", help="dream an endless zoom, frame after frame",
+        description="Each frame dreams on the previous one, zoomed, turned and shifted. Run the same "
+                    "command again to continue an interrupted stream from its last finished frame.",
+    )
+    p.add_argument("image", nargs="?", help="first frame's input (default: the bundled cat photo)")
+    p.add_argument("-o", "--outdir", help="folder for frame_00000.png ... (default: <input name>_zoom)")
+    p.add_argument("--frames", type=positive_int, default=30, help="frames in the stream (default 30)")
+    p.add_argument("--zoom", type=positive_float, default=1.05, help="scale per frame; >1 moves in (default 1.05)")
+    p.add_argument("--rotate", type=float, default=0.0, metavar="DEG", help="counter-clockwise turn per frame")
+    p.add_argument("--shift", type=pair_of_floats, default=(0.0, 0.0), metavar="DX,DY",
+                   help="content moves by DX,DY pixels per frame (right, down)")
+    p.add_argument("--size", type=frame_size, metavar="WxH", help="resize the input to this frame size first")
+    p.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"zoo name or .onnx path (default {DEFAULT_MODEL})")
+    p.add_argument("-l", "--layer", action="append", type=layer_weight, metavar="NAME[:WEIGHT]",
+                   help="layer to amplify; repeat for several (see `dreamjax layers MODEL`)")
+    p.add_argument("--octaves", type=positive_int, default=2, help="octaves per frame (default 2)")
+    p.add_argument("--octave-scale", type=at_least_one_float, default=1.4)
+    p.add_argument("--steps", type=positive_int, default=5, help="ascent steps per octave and frame (default 5)")
+    p.add_argument("--step-size", type=positive_float, default=0.01)
+    p.add_argument("--jitter", type=non_negative_int, default=32, help="max random shift in pixels")
+    p.add_argument("--seed", type=int, default=0, help="frame i dreams with seed SEED + i")
+    p.add_argument("--tile", type=non_negative_int, default=TileConfig.size, metavar="SIZE",
+                   help=f"frames with a side over SIZE run in tiles (default {TileConfig.size}; 0: never)")
+    p.add_argument("--animation", action="append", type=animation_kind, metavar="KIND",
+                   help="also join the frames into OUTDIR/zoom.KIND: gif (default), webp, mp4 (needs the "
+                        "`video` extra) or none; repeat for several")
+    p.add_argument("--fps", type=positive_float, default=12.0, help="frames per second of the animation")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--restart", action="store_true", help="delete the frames in OUTDIR and start over")
+    again.add_argument("--force", action="store_true", help="continue a stream even though its settings changed")
+    p.add_argument("--max-pixels", type=positive_int, default=imageio.DEFAULT_MAX_PIXELS,
+                   help="refuse bigger input images (decompression-bomb guard)")
+    p.add_argument("--no-cache", action="store_true", help="don't use the persistent compilation cache")
+    return p
+
+
+def _start_image(args: argparse.Namespace) -> tuple[Path, np.ndarray]:
+    """The first frame's input, in 8 bits like every stored frame (and resized if asked)."""
+    from PIL import Image
+
+    source = Path(args.image) if args.image else imageio.sample_image_path()
+    pil = imageio.to_pil(imageio.load_image(source, max_pixels=args.max_pixels))
+    if args.size and pil.size != args.size:
+        pil = pil.resize(args.size, Image.Resampling.LANCZOS)
+    return source, np.asarray(pil, dtype=np.float32) / 255.0
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    kinds = [k for k in dict.fromkeys(args.animation or ["gif"]) if k != "none"]
+    motion = zoomlib.Motion(args.zoom, args.rotate, args.shift)
+    config = DreamConfig(args.octaves, args.octave_scale, args.steps, args.step_size, args.jitter, args.seed,
+                         TileConfig(size=args.tile))
+    source, start = _start_image(args)
+    outdir = Path(args.outdir) if args.outdir else Path(f"{source.stem}_zoom")
+    if args.no_cache:
+        disable_compilation_cache()
+    else:
+        ensure_compilation_cache()
+
+    with console.status(f"loading {args.model}"):
+        model = load_model(args.model)
+        objective = layer_objective(model, dict(args.layer) if args.layer else None)
+    settings = zoomlib.stream_settings(model, objective, config, motion, start)
+    done = zoomlib.prepare_folder(outdir, settings, restart=args.restart, force=args.force)
+    height, width = start.shape[:2]
+    if done:
+        console.print(f"continuing [bold]{outdir}[/] after frame {done - 1} ({done} of {args.frames} done)", highlight=False)
+    console.print(f"zooming [bold]{source.name}[/] ({width}x{height}) with {model.name} at "
+                  f"{', '.join(objective.layers)}: {args.frames} frames into {outdir}", highlight=False)
+
+    started = time.perf_counter()
+    with Progress(TextColumn("frames"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=console) as bar:
+        task = bar.add_task("frames", total=args.frames, completed=min(done, args.frames))
+        result = zoomlib.zoom(
+            model, start, outdir, args.frames, objective=objective, config=config, motion=motion,
+            force=True,  # prepare_folder above already checked (and recorded) the settings
+            on_frame=lambda i, path, stats: bar.update(task, completed=i + 1),
+        )
+    stats = result.stats
+    new = result.frames - result.resumed_at
+    if new:
+        console.print(
+            f"dreamed {new} frames in {time.perf_counter() - started:.1f} s: compile {stats.compile_seconds:.1f} s "
+            f"({stats.programs_compiled} programs, {stats.programs_from_disk} from cache), "
+            f"ascent {stats.run_seconds:.1f} s",
+            highlight=False,
+        )
+    for path in zoomlib.animation_paths(outdir, kinds):
+        with console.status(f"writing {path}"):
+            zoomlib.write_animation(outdir, path, args.frames, args.fps)
+        console.print(f"wrote [bold]{path}[/]", highlight=False)
+    return 0

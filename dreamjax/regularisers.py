@@ -1,0 +1,171 @@
+"""Optional regularisers of the ascent, for smoother pictures; all off by default.
+
+- ``tv``: total variation penalty. The ascent maximises ``objective - tv * TV(image)``, where
+  TV is the mean absolute difference between neighbouring pixels (as ``tf.image.total_variation``,
+  but a mean, so the weight does not depend on the picture's size).
+- ``blur_sigma``: after every step, what this octave has added to the picture so far is blurred
+  with a Gaussian of this sigma (in pixels of the octave). The photo underneath stays sharp;
+  only the dream's own high frequencies are damped (as in Yosinski et al. 2015, but on the change).
+- ``laplacian_levels``: Laplacian-pyramid gradient normalisation, as ``lap_normalize`` in the
+  original DeepDream notebook and the TensorFlow tutorial: the gradient is split into this many
+  octaves of detail plus a remainder (5x5 binomial kernel), each band is scaled to unit RMS,
+  and the bands are added back. Low frequencies then get as much of the step as high ones.
+- ``decorrelate_colour``: the step is taken in Lucid's decorrelated colour space. With
+  ``x = C y`` (``C`` the square root of ImageNet's colour covariance, scaled as in Lucid), a
+  gradient step on ``y`` moves the picture by ``C Cᵀ g``: colour changes follow natural image
+  statistics instead of independent red, green and blue noise.
+
+The engine still normalises the resulting step to a mean absolute value of one, so
+``step_size`` keeps its meaning whichever regularisers are on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .errors import DreamjaxError
+
+# Lucid's square root of the ImageNet colour correlation (lucid/optvis/param/color.py).
+_COLOR_CORRELATION_SVD_SQRT = np.asarray([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], np.float32)
+_COLOR_CORRELATION = _COLOR_CORRELATION_SVD_SQRT / np.max(np.linalg.norm(_COLOR_CORRELATION_SVD_SQRT, axis=0))
+_BINOMIAL = np.outer([1, 4, 6, 4, 1], [1, 4, 6, 4, 1]).astype(np.float32) / 256.0
+MAX_LAPLACIAN_LEVELS = 8
+
+
+@dataclass(frozen=True)
+class Regularisers:
+    """Static settings: part of the compiled program, so changing one compiles a new program."""
+
+    tv: float = 0.0
+    blur_sigma: float = 0.0
+    laplacian_levels: int = 0
+    decorrelate_colour: bool = False
+
+    def __post_init__(self):
+        problems = []
+        if not (math.isfinite(self.tv) and self.tv >= 0):
+            problems.append(f"total variation weight must be 0 or more, got {self.tv}")
+        if not (math.isfinite(self.blur_sigma) and 0 <= self.blur_sigma <= 20):
+            problems.append(f"blur sigma must be from 0 to 20 pixels, got {self.blur_sigma}")
+        if not (isinstance(self.laplacian_levels, int) and 0 <= self.laplacian_levels <= MAX_LAPLACIAN_LEVELS):
+            problems.append(f"Laplacian levels must be a whole number from 0 to {MAX_LAPLACIAN_LEVELS}, got {self.laplacian_levels}")
+        if problems:
+            raise DreamjaxError("; ".join(problems))
+
+    def penalty(self, images: jax.Array) -> jax.Array:
+        """``tv * TV(image)`` per image, shape ``[B]``."""
+        return self.tv * total_variation(images)
+
+    def precondition(self, grad: jax.Array) -> jax.Array:
+        """The gradient reshaped by the Laplacian and colour options (identity when both are off)."""
+        if self.laplacian_levels:
+            grad = laplacian_normalise(grad, self.laplacian_levels)
+        if self.decorrelate_colour:
+            grad = decorrelate_colour_step(grad)
+        return grad
+
+    def smooth(self, image: jax.Array, start: jax.Array) -> jax.Array:
+        """``start`` plus the blurred change from it (identity when blur is off)."""
+        if not self.blur_sigma:
+            return image
+        return start + gaussian_blur(image - start, self.blur_sigma)
+
+
+def total_variation(images: jax.Array) -> jax.Array:
+    """Mean absolute difference of vertical and horizontal neighbours, per image ``[B]``."""
+    dy = jnp.abs(images[:, 1:] - images[:, :-1])
+    dx = jnp.abs(images[:, :, 1:] - images[:, :, :-1])
+    return jnp.mean(dy, axis=(1, 2, 3)) + jnp.mean(dx, axis=(1, 2, 3))
+
+
+def _per_channel(fn, images: jax.Array) -> jax.Array:
+    """Apply ``fn`` on ``[B*C, H, W, 1]``: every colour plane filtered on its own."""
+    b, h, w, c = images.shape
+    planes = images.transpose(0, 3, 1, 2).reshape(b * c, h, w, 1)
+    out = fn(planes)
+    return out.reshape(b, c, *out.shape[1:3]).transpose(0, 2, 3, 1)
+
+
+def _conv(planes: jax.Array, kernel: np.ndarray, stride: int = 1, padding="SAME") -> jax.Array:
+    k = jnp.asarray(kernel, planes.dtype)[:, :, None, None]
+    return jax.lax.conv_general_dilated(planes, k, (stride, stride), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def _down(planes: jax.Array) -> jax.Array:
+    """Blur with the 5x5 binomial kernel and keep every second pixel (TF 'SAME' padding)."""
+    return _conv(planes, _BINOMIAL, stride=2)
+
+
+def _up(planes: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """The transpose of ``_down`` times 4, to ``shape``: TF's ``conv2d_transpose(lo, k5x5*4)``."""
+    (up,) = jax.linear_transpose(_down, jax.ShapeDtypeStruct(shape, planes.dtype))(planes)
+    return 4.0 * up
+
+
+def laplacian_split(images: jax.Array, levels: int) -> list[jax.Array]:
+    """Laplacian pyramid of ``[B, H, W, 3]``: coarsest remainder first, then finer and finer bands."""
+
+    def split(planes):
+        bands = []
+        for _ in range(levels):
+            low = _down(planes)
+            bands.append(planes - _up(low, planes.shape))
+            planes = low
+        bands.append(planes)
+        return bands[::-1]
+
+    b, h, w, c = images.shape
+    planes = images.transpose(0, 3, 1, 2).reshape(b * c, h, w, 1)
+    return [band.reshape(b, c, *band.shape[1:3]).transpose(0, 2, 3, 1) for band in split(planes)]
+
+
+def laplacian_merge(bands: list[jax.Array]) -> jax.Array:
+    """The inverse of :func:`laplacian_split` (exact: each band was made with the same ``_up``)."""
+
+    def to_planes(x):
+        b, h, w, c = x.shape
+        return x.transpose(0, 3, 1, 2).reshape(b * c, h, w, 1)
+
+    image = to_planes(bands[0])
+    for band in bands[1:]:
+        band_planes = to_planes(band)
+        image = _up(image, band_planes.shape) + band_planes
+    b, _, _, c = bands[-1].shape
+    return image.reshape(b, c, *image.shape[1:3]).transpose(0, 2, 3, 1)
+
+
+def laplacian_normalise(grad: jax.Array, levels: int, eps: float = 1e-10) -> jax.Array:
+    """Each band of the gradient's Laplacian pyramid scaled to unit RMS (per image), then merged."""
+    bands = laplacian_split(grad, levels)
+    normalised = [band / jnp.maximum(jnp.sqrt(jnp.mean(jnp.square(band), axis=(1, 2, 3), keepdims=True)), eps) for band in bands]
+    return laplacian_merge(normalised)
+
+
+def decorrelate_colour_step(grad: jax.Array) -> jax.Array:
+    """``C Cᵀ g`` at every pixel: the image-space step of a gradient step in decorrelated colour."""
+    metric = jnp.asarray(_COLOR_CORRELATION @ _COLOR_CORRELATION.T, grad.dtype)
+    return grad @ metric  # the metric is symmetric, so right-multiplying rows is C Cᵀ g
+
+
+def gaussian_kernel(sigma: float) -> np.ndarray:
+    radius = max(1, math.ceil(3 * sigma))
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (x / sigma) ** 2)
+    return (k / k.sum()).astype(np.float32)
+
+
+def gaussian_blur(images: jax.Array, sigma: float) -> jax.Array:
+    """Separable Gaussian blur of ``[B, H, W, C]`` with mirrored edges (no darkening at the border)."""
+    k = gaussian_kernel(sigma)
+    r = len(k) // 2
+
+    def blur(planes):
+        padded = jnp.pad(planes, ((0, 0), (r, r), (r, r), (0, 0)), mode="symmetric")
+        return _conv(_conv(padded, k[:, None], padding="VALID"), k[None, :], padding="VALID")
+
+    return _per_channel(blur, images)
