@@ -15,6 +15,7 @@ import numpy as np
 from jax import lax
 
 from ..registry import OpTable
+from ._util import jax_dtype
 from .conv import same_pads
 
 T = OpTable()
@@ -75,20 +76,16 @@ def _max_pool(n, x, dilations_ok=True, ceil_ok=True):
 def _argmax_indices(n, x, kernel, strides, dilations, padding):
     """Flat input indices of the maxima (first on ties), row- or column-major per storage_order."""
     shape = x.shape
+    itype = jax_dtype(np.int64)
     if n.attr("storage_order", 0):
-        # column-major over the spatial dims: index = n*C*H*W + c*H*W + w*H + h (2-D case)
+        # Column-major over the spatial dims: for 2-D, n*C*H*W + c*H*W + w*H + h.
         sp = shape[2:]
-        grids = jnp.meshgrid(*[jnp.arange(s) for s in sp], indexing="ij")
-        flat = jnp.zeros(sp, jnp.int64 if jnp.zeros((), jnp.int64).dtype == jnp.int64 else jnp.int32)
-        mult = 1
-        for g, s in zip(grids, sp):
-            flat = flat + g * mult
-            mult *= s
-        base = (jnp.arange(shape[0] * shape[1]).reshape(shape[:2] + (1,) * len(sp)) * math.prod(sp))
+        grids = jnp.meshgrid(*[jnp.arange(s, dtype=itype) for s in sp], indexing="ij")
+        flat = sum(g * math.prod(sp[:i]) for i, g in enumerate(grids))
+        base = jnp.arange(shape[0] * shape[1], dtype=itype).reshape(shape[:2] + (1,) * len(sp)) * math.prod(sp)
         idx = base + flat
     else:
-        idx = jnp.arange(math.prod(shape)).reshape(shape)
-    idx = idx.astype(jnp.zeros((), jnp.int64).dtype)
+        idx = jnp.arange(math.prod(shape), dtype=itype).reshape(shape)
 
     def pick(a, b):
         (va, ia), (vb, ib) = a, b

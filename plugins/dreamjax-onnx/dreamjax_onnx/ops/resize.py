@@ -159,7 +159,8 @@ def resize(x, *, scales=None, sizes=None, axes=None, roi=None, mode="nearest", c
         scale_of = [1.0] * r
         for i, a in enumerate(axes):
             scale_of[a] = float(scales[i])
-        out = [int(math.floor(x.shape[i] * scale_of[i])) for i in range(r)]
+        # In float32, as onnxruntime does: 10 * 0.7f is 7, not 6.99...
+        out = [int(np.floor(np.float32(x.shape[i]) * np.float32(scale_of[i]))) for i in range(r)]
     y = x
     for a in axes:
         ident_roi = roi is None or (math.isclose(roi[a], 0.0) and math.isclose(roi[a + r], 1.0))
