@@ -158,7 +158,7 @@ def checkpoints() -> dict[str, bytes]:
     }
 
 
-def onnx_models() -> dict[str, bytes]:
+def onnx_models() -> dict[str, object]:
     """Crafted ONNX files, once the plugin's loader exists (see tests/test_corpus.py)."""
     try:
         import onnx_corpus  # tests/onnx_corpus.py, written with the plugin
@@ -173,12 +173,18 @@ def build(out: Path) -> list[Path]:
         folder = out / sub
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
-            (folder / name).write_bytes(data)
-            written.append(folder / name)
+            target = folder / name
+            if target.is_symlink() or target.exists():
+                target.unlink()
+            if isinstance(data, bytes):
+                target.write_bytes(data)
+            else:  # a symlink (onnx_corpus.Symlink), to test links that lead out of a folder
+                target.symlink_to(data.target)
+            written.append(target)
     return written
 
 
 if __name__ == "__main__":
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "tests" / "corpus"
     files = build(target)
-    print(f"wrote {len(files)} files ({sum(f.stat().st_size for f in files):,} bytes) under {target}")
+    print(f"wrote {len(files)} files ({sum(f.lstat().st_size for f in files):,} bytes) under {target}")

@@ -19,8 +19,11 @@ from onnx.external_data_helper import ExternalDataInfo, load_external_data_for_m
 
 from .errors import OnnxLoadError
 
+TensorProto = onnx.TensorProto
+
 # A single tensor above this many bytes is refused before it is read (overridable per call).
 MAX_TENSOR_BYTES = 8 << 30
+MAX_PROTOBUF_BYTES = (2 << 30) - 1
 
 
 def load_onnx(source: str | os.PathLike | bytes | onnx.ModelProto, *, max_tensor_bytes: int = MAX_TENSOR_BYTES) -> onnx.ModelProto:
@@ -33,6 +36,11 @@ def load_onnx(source: str | os.PathLike | bytes | onnx.ModelProto, *, max_tensor
         path = Path(source)
         if not path.is_file():
             raise OnnxLoadError(f"cannot read model {str(path)!r}: no such file", "check the path")
+        if path.stat().st_size > MAX_PROTOBUF_BYTES:  # protobuf cannot parse it; don't read it all first
+            raise OnnxLoadError(
+                f"{str(path)!r} is {path.stat().st_size:,} bytes, over protobuf's 2 GiB limit for one message",
+                "large models keep their weights in external data files",
+            )
         model, base = _parse(path.read_bytes(), str(path)), path.parent
     if not model.HasField("graph"):
         raise OnnxLoadError("the ONNX model has no graph", "is this an ONNX model file?")
@@ -71,6 +79,17 @@ def iter_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
                 yield from iter_tensors(g)
 
 
+def iter_sparse(graph: onnx.GraphProto) -> Iterator[onnx.SparseTensorProto]:
+    """Every sparse initializer of a graph and its subgraphs."""
+    yield from graph.sparse_initializer
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.HasField("g"):
+                yield from iter_sparse(attr.g)
+            for g in attr.graphs:
+                yield from iter_sparse(g)
+
+
 def declared_nbytes(tensor: onnx.TensorProto) -> int:
     """Bytes the tensor claims to hold, from its dims and element type (before reading any)."""
     if tensor.data_type in (onnx.TensorProto.STRING, onnx.TensorProto.UNDEFINED):
@@ -86,10 +105,25 @@ def declared_nbytes(tensor: onnx.TensorProto) -> int:
 def _check_tensors(model: onnx.ModelProto, base: Path | None, limit: int) -> None:
     problems: list[str] = []
     hint = None
+    for sparse in iter_sparse(model.graph):  # densified on load: check the dense size first
+        dense = TensorProto(name=sparse.values.name, data_type=sparse.values.data_type, dims=sparse.dims)
+        if any(d < 0 for d in dense.dims):
+            problems.append(f"sparse tensor {dense.name!r} declares negative dims {list(dense.dims)}")
+            continue
+        try:
+            need = declared_nbytes(dense)
+        except (KeyError, TypeError, ValueError):
+            continue  # reported below through its values tensor
+        if need > limit:
+            problems.append(f"sparse tensor {dense.name!r} declares {need:,} bytes when dense, above the {limit:,}-byte limit")
+            hint = "raise max_tensor_bytes if the model is really that large"
     for tensor in iter_tensors(model.graph):
         name = tensor.name or "<unnamed>"
         if any(d < 0 for d in tensor.dims):
             problems.append(f"tensor {name!r} declares negative dims {list(tensor.dims)}")
+            continue
+        if tensor.data_type == onnx.TensorProto.UNDEFINED:
+            problems.append(f"tensor {name!r} has no element type")
             continue
         try:
             need = declared_nbytes(tensor)
@@ -105,19 +139,48 @@ def _check_tensors(model: onnx.ModelProto, base: Path | None, limit: int) -> Non
             if problem:
                 problems.append(problem)
                 hint = "external data must be files inside the model's folder"
-        elif tensor.HasField("raw_data") and len(tensor.raw_data) != need:
-            problems.append(
-                f"tensor {name!r} declares shape {list(tensor.dims)} ({need:,} bytes) "
-                f"but holds {len(tensor.raw_data):,} bytes"
-            )
+        elif tensor.HasField("raw_data"):
+            if tensor.data_type == onnx.TensorProto.STRING:
+                problems.append(f"tensor {name!r} holds strings as raw bytes, which ONNX does not allow")
+            elif len(tensor.raw_data) != need:
+                problems.append(
+                    f"tensor {name!r} declares shape {list(tensor.dims)} ({need:,} bytes) "
+                    f"but holds {len(tensor.raw_data):,} bytes"
+                )
+        else:
+            problem = _check_typed_values(tensor)
+            if problem:
+                problems.append(problem)
     if problems:
         raise OnnxLoadError(f"invalid tensors in ONNX model: {'; '.join(problems)}", hint)
 
 
+def _check_typed_values(tensor: onnx.TensorProto) -> str | None:
+    """Values stored in a typed field (float_data, int32_data, ...) must match the declared shape."""
+    try:
+        field = onnx.helper.tensor_dtype_to_field(tensor.data_type)
+    except (KeyError, TypeError, ValueError):
+        return f"tensor {tensor.name or '<unnamed>'!r} has unknown element type {tensor.data_type}"
+    count = math.prod(tensor.dims)
+    per_value = {onnx.TensorProto.COMPLEX64: 2, onnx.TensorProto.COMPLEX128: 2}.get(tensor.data_type, 1)
+    expected = {count * per_value}
+    if tensor.data_type in (onnx.TensorProto.INT4, onnx.TensorProto.UINT4, onnx.TensorProto.FLOAT4E2M1):
+        expected = {(count + 1) // 2, count}  # packed two to a value, or one each by older writers
+    held = len(getattr(tensor, field))
+    if held not in expected:
+        return f"tensor {tensor.name or '<unnamed>'!r} declares shape {list(tensor.dims)} but holds {held} values"
+    return None
+
+
 def _check_external(tensor: onnx.TensorProto, base: Path | None, need: int) -> str | None:
     name = tensor.name or "<unnamed>"
-    info = ExternalDataInfo(tensor)
+    try:
+        info = ExternalDataInfo(tensor)
+    except (ValueError, TypeError) as exc:  # e.g. a negative or non-numeric offset or length
+        return f"tensor {name!r}: malformed external data entry ({exc})"
     location = info.location or ""
+    if "\0" in location:
+        return f"tensor {name!r}: external data path {location!r} holds a NUL byte"
     if base is None:
         return f"tensor {name!r} uses external data {location!r} but the model was not loaded from a file"
     if not location or os.path.isabs(location) or Path(location).is_absolute() or location.startswith(("/", "\\")):

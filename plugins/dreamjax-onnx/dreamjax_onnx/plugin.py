@@ -30,6 +30,7 @@ from .errors import OnnxGraphError
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 DEFAULT_SIZE = 224
+MAX_NATIVE_SIDE = 16384
 # Sizes tried (smallest first) to find the smallest input the graph accepts.
 _PROBE_SIZES = (16, 32, 48, 64, 96, 128, 160, 192)
 
@@ -77,6 +78,9 @@ def _native_size(fn: OnnxFunction, model_input_dims: list[Any], size: Any) -> tu
         return (int(size), int(size)) if np.isscalar(size) else (int(size[0]), int(size[1]))
     h, w = model_input_dims[2:4] if len(model_input_dims) == 4 else (None, None)
     if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0:
+        if max(h, w) > MAX_NATIVE_SIDE:  # a crafted header, not a network anyone trained
+            raise DreamjaxError(f"the graph's input declares a {w}x{h} image, over {MAX_NATIVE_SIDE} pixels a side",
+                                "pass size=... if the model really takes such images")
         return (h, w)
     return (DEFAULT_SIZE, DEFAULT_SIZE)
 
