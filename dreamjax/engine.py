@@ -24,7 +24,7 @@ from .cache import ensure_compilation_cache, persistent_cache_hits
 from .errors import DreamjaxError
 from .memory import check_fits, program_bytes
 from .model import DreamModel
-from .objectives import Objective, layer_objective
+from .objectives import Objective, build_objective, layer_objective
 from .regularisers import Regularisers
 from .tiling import TileConfig, TilePlan, model_stride, plan_tiles, tiled_gradient
 
@@ -270,7 +270,7 @@ def dream(
     images: np.ndarray | Sequence[np.ndarray],
     layers: str | Sequence[str] | Mapping[str, float] | None = None,
     *,
-    objective: Objective | None = None,
+    objective: Objective | str | None = None,
     octaves: int = 4,
     octave_scale: float = 1.4,
     steps: int = 10,
@@ -284,13 +284,16 @@ def dream(
     """Dream on one image ``[H, W, 3]``, a batch ``[B, H, W, 3]`` or a list of images.
 
     Images are float32 RGB in ``[0, 1]``. ``layers`` names the layers whose energy is
-    maximised (a mapping gives weights); ``objective`` replaces it with any Objective.
+    maximised (a mapping gives weights); ``objective`` replaces it with any Objective, or its
+    text form (see :mod:`dreamjax.objective_syntax`).
     ``regularisers`` (all off by default) smooth the result: see :mod:`dreamjax.regularisers`.
     A list of same-sized images runs as one batch program; the result has the input's form.
     Octaves with a side longer than ``tiles.size`` run in tiles (see :mod:`dreamjax.tiling`).
     """
     ensure_compilation_cache()
     config = DreamConfig(octaves, octave_scale, steps, step_size, jitter, seed, regularisers, tiles)
+    if isinstance(objective, str):  # the compact text form, e.g. "blocks.5,class=tabby cat:2"
+        objective = build_objective(model, objective)
     objective = objective if objective is not None else layer_objective(model, layers)
     dreamer = dreamer_for(model)
     if isinstance(images, np.ndarray | jax.Array) and np.ndim(images) in (3, 4):
