@@ -24,8 +24,10 @@ def int_between(low: int, high: int):
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be from {low} to {high:,}, got {value:,}")
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value:,}")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:,}, got {value:,}")
         return value
 
     parse.__name__ = f"whole number from {low} to {high}"
