@@ -163,3 +163,48 @@ def test_kill_sweep(plugin_root, tmp_path, reference, case):
     rerun, err = _finish(_start(plugin_root, folder))
     assert rerun == 0, err
     assert _check_output(folder, picture) == "complete" and _parts(folder) == []
+
+
+ZOOM = ["zoom", "--model", "tiny", "-l", "conv1", "--octaves", "1", "--steps", "2", "--jitter", "2",
+        "--zoom", "1.1", "--rotate", "2", "--animation", "none", "--frames", "5"]
+
+
+def _zoom(plugin_root, start: Path, outdir: Path, slow_writes: bool = False) -> subprocess.Popen:
+    env = dict(os.environ, DREAMJAX_CACHE_DIR="", PYTHONPATH=os.pathsep.join([str(plugin_root), str(TESTS / "slow_writes")]))
+    if slow_writes:
+        env["DREAMJAX_TEST_SLOW_WRITES"] = "1"
+    return subprocess.Popen([sys.executable, "-m", "dreamjax", *ZOOM, str(start), "-o", str(outdir)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_zoom_killed_inside_a_frame_write_resumes_to_the_uninterrupted_stream(plugin_root, tmp_path, sig):
+    start = tmp_path / "start.png"
+    save_image(start, np.random.default_rng(3).uniform(0.25, 0.75, size=(40, 48, 3)))
+    reference, cut = tmp_path / "reference", tmp_path / "cut"
+    code, err = _finish(_zoom(plugin_root, start, reference))
+    assert code == 0, err
+
+    proc = _zoom(plugin_root, start, cut, slow_writes=True)
+    deadline = time.monotonic() + 120
+    while not list(cut.glob(".frame_00002.png*.part.png")) if cut.exists() else True:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.3)  # inside the write of frame 2
+    proc.send_signal(sig)
+    _finish(proc)
+    frames = sorted(p.name for p in cut.glob("frame_*.png"))
+    assert frames == ["frame_00000.png", "frame_00001.png"]  # frame 2 was being written: absent, not partial
+    for name in frames:
+        np.testing.assert_array_equal(load_image(cut / name), load_image(reference / name))
+    if sig == signal.SIGINT:
+        assert not list(cut.glob(".*part*"))
+
+    code, err = _finish(_zoom(plugin_root, start, cut))
+    assert code == 0, err
+    assert not list(cut.glob(".*part*"))
+    names = sorted(p.name for p in reference.glob("frame_*.png"))
+    assert names == sorted(p.name for p in cut.glob("frame_*.png")) and len(names) == 5
+    for name in names:
+        np.testing.assert_array_equal(load_image(cut / name), load_image(reference / name))
