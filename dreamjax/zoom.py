@@ -16,7 +16,7 @@ import json
 import math
 import re
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,10 +109,13 @@ def _describe_objective(objective: Objective) -> list[dict]:
     return described
 
 
-def stream_settings(model: DreamModel, objective: Objective, config: DreamConfig, motion: Motion, start: np.ndarray) -> dict:
+def stream_settings(
+    model: DreamModel, objective: Objective, config: DreamConfig, motion: Motion, start: np.ndarray,
+    keyframes: Mapping[int, Objective] | None = None,
+) -> dict:
     """Everything that decides the frames; a resume must match it."""
     start_bytes = to_uint8(start).tobytes()
-    return {
+    settings = {
         "model": model.name,
         "objective": _describe_objective(objective),
         "dream": json.loads(json.dumps(dataclasses.asdict(config))),
@@ -120,6 +123,18 @@ def stream_settings(model: DreamModel, objective: Objective, config: DreamConfig
         "size": [int(start.shape[1]), int(start.shape[0])],
         "start": "sha256:" + hashlib.sha256(start_bytes).hexdigest()[:16],
     }
+    if keyframes:
+        settings["keyframes"] = {str(k): _describe_objective(keyframes[k]) for k in sorted(keyframes)}
+    return settings
+
+
+def objective_at(index: int, objective: Objective, keyframes: Mapping[int, Objective] | None) -> Objective:
+    """The objective of frame ``index``: the latest keyframe at or before it, else ``objective``."""
+    current = objective
+    for first in sorted(keyframes or {}):
+        if first <= index:
+            current = keyframes[first]
+    return current
 
 
 def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -193,6 +208,7 @@ def zoom(
     objective: Objective | None = None,
     config: DreamConfig = DreamConfig(),
     motion: Motion = Motion(),
+    keyframes: Mapping[int, Objective] | None = None,
     restart: bool = False,
     force: bool = False,
     on_frame: Callable[[int, Path, DreamStats], None] | None = None,
@@ -200,7 +216,9 @@ def zoom(
     """Dream ``frames`` frames into ``outdir``, continuing a stream already there.
 
     ``start`` is the first frame's input, float32 ``[H, W, 3]`` in ``[0, 1]``; every frame has
-    its shape. ``on_frame(index, path, stats)`` is called after each frame is on disk.
+    its shape. ``keyframes`` maps a frame index to the objective used from that frame on (a
+    layer schedule); each distinct objective compiles its programs once. ``on_frame(index, path,
+    stats)`` is called after each frame is on disk.
     """
     if frames < 1:
         raise DreamjaxError(f"frames must be at least 1, got {frames}")
@@ -209,7 +227,9 @@ def zoom(
         raise DreamjaxError(f"expected a start image [H, W, 3], got shape {start.shape}")
     outdir = Path(outdir)
     objective = objective if objective is not None else layer_objective(model)
-    settings = stream_settings(model, objective, config, motion, start)
+    if any(not isinstance(k, int) or k < 0 for k in keyframes or {}):
+        raise DreamjaxError(f"keyframes must be frame numbers >= 0, got {sorted(keyframes)}")
+    settings = stream_settings(model, objective, config, motion, start, keyframes)
     done = prepare_folder(outdir, settings, restart=restart, force=force)
     total = DreamStats()
     if done >= frames:
@@ -226,7 +246,8 @@ def zoom(
     dreamer = dreamer_for(model)
     for index in range(done, frames):
         source = start if previous is None else move(previous, motion)
-        dreamed, stats = dreamer.run(source[None], objective, dataclasses.replace(config, seed=config.seed + index))
+        wanted = objective_at(index, objective, keyframes)
+        dreamed, stats = dreamer.run(source[None], wanted, dataclasses.replace(config, seed=config.seed + index))
         frame = to_uint8(dreamed[0])
         path = frame_path(outdir, index)
         with atomic_path(path) as tmp:
