@@ -130,6 +130,7 @@ def _kill_at(plugin_root, folder, sig, delay, reference) -> tuple[str, int]:
     proc.send_signal(sig)
     code, _ = _finish(proc)
     outcome = _check_output(folder, reference)
+    print(f"{signal.Signals(sig).name} after {delay:.2f} s: exit {code}, output {outcome}, temp files {len(_parts(folder))}")
     if sig == signal.SIGINT:
         assert _parts(folder) == []  # Ctrl-C always cleans up after itself
     return outcome, code
