@@ -29,6 +29,12 @@ from .parallel import place, shard_key
 from .regularisers import Regularisers
 from .tiling import TileConfig, TilePlan, model_stride, plan_tiles, tiled_gradient
 
+MAX_OCTAVES = 32
+MAX_STEPS = 100_000
+MAX_OCTAVE_SCALE = 16.0
+MAX_JITTER = 65_536
+SEED_RANGE = (-(2**63), 2**63 - 1)
+
 
 @dataclass(frozen=True)
 class DreamConfig:
@@ -42,14 +48,18 @@ class DreamConfig:
     regularisers: Regularisers = Regularisers()
 
     def __post_init__(self):
-        if self.octaves < 1 or self.steps < 1:
-            raise DreamjaxError("octaves and steps must be at least 1")
+        # Upper limits keep loop counters in int32 and scale**octaves finite; all are far past use.
+        if not (1 <= self.octaves <= MAX_OCTAVES and 1 <= self.steps <= MAX_STEPS):
+            raise DreamjaxError(f"octaves must be from 1 to {MAX_OCTAVES} and steps from 1 to {MAX_STEPS:,}, "
+                                f"got {self.octaves} and {self.steps}")
         if not (np.isfinite(self.step_size) and self.step_size > 0):
             raise DreamjaxError(f"step size must be a positive number, got {self.step_size}")
-        if not (np.isfinite(self.octave_scale) and self.octave_scale >= 1.0):
-            raise DreamjaxError(f"octave scale must be >= 1, got {self.octave_scale}")
-        if self.jitter < 0:
-            raise DreamjaxError(f"jitter must be >= 0, got {self.jitter}")
+        if not (np.isfinite(self.octave_scale) and 1.0 <= self.octave_scale <= MAX_OCTAVE_SCALE):
+            raise DreamjaxError(f"octave scale must be from 1 to {MAX_OCTAVE_SCALE}, got {self.octave_scale}")
+        if not 0 <= self.jitter <= MAX_JITTER:
+            raise DreamjaxError(f"jitter must be from 0 to {MAX_JITTER}, got {self.jitter}")
+        if not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
+            raise DreamjaxError(f"seed must fit in 64 bits, got {self.seed}")
 
 
 @dataclass

@@ -14,7 +14,7 @@ from .. import objective_syntax
 from ..backends import load_model
 from ..batch import is_many
 from ..cache import disable_compilation_cache, ensure_compilation_cache
-from ..engine import DreamConfig, dreamer_for
+from ..engine import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, SEED_RANGE, DreamConfig, dreamer_for
 from ..errors import DreamjaxError
 from ..objectives import build_objective, default_layer
 from ..presets import get_preset
@@ -24,8 +24,9 @@ from ..tiling import TileConfig
 from ..zoo import DEFAULT_MODEL
 from . import dream_many
 from .options import (
-    at_least_one_float,
     colour_text,
+    float_between,
+    int_between,
     layer_weight,
     non_negative_float,
     non_negative_int,
@@ -54,12 +55,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"zoo name or .onnx path (default {DEFAULT_MODEL})")
     p.add_argument("-l", "--layer", action="append", type=layer_weight, metavar="NAME[:WEIGHT]",
                    help="layer to amplify; repeat for several (see `dreamjax layers MODEL`)")
-    p.add_argument("--octaves", type=positive_int, default=4)
-    p.add_argument("--octave-scale", type=at_least_one_float, default=1.4)
-    p.add_argument("--steps", type=positive_int, default=10, help="ascent steps per octave")
+    p.add_argument("--octaves", type=int_between(1, MAX_OCTAVES), default=4)
+    p.add_argument("--octave-scale", type=float_between(1.0, MAX_OCTAVE_SCALE), default=1.4)
+    p.add_argument("--steps", type=int_between(1, MAX_STEPS), default=10, help="ascent steps per octave")
     p.add_argument("--step-size", type=positive_float, default=0.01)
-    p.add_argument("--jitter", type=non_negative_int, default=32, help="max random shift in pixels")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jitter", type=int_between(0, MAX_JITTER), default=32, help="max random shift in pixels")
+    p.add_argument("--seed", type=int_between(*SEED_RANGE), default=0)
     p.add_argument("--tile", type=non_negative_int, default=TileConfig.size, metavar="SIZE",
                    help=f"octaves with a side over SIZE run in tiles of SIZE (default {TileConfig.size}; 0: never)")
     p.add_argument("--max-pixels", type=positive_int, default=imageio.DEFAULT_MAX_PIXELS,
@@ -84,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     reg.add_argument("--tv", type=non_negative_float, default=0.0, metavar="WEIGHT", help="total variation penalty")
     reg.add_argument("--blur", type=non_negative_float, default=0.0, metavar="SIGMA",
                      help="blur what each octave adds, after every step (sigma in pixels)")
-    reg.add_argument("--laplacian", type=non_negative_int, default=0, metavar="LEVELS",
+    reg.add_argument("--laplacian", type=int_between(0, MAX_LAPLACIAN_LEVELS), default=0, metavar="LEVELS",
                      help=f"Laplacian-pyramid gradient normalisation over LEVELS bands (0-{MAX_LAPLACIAN_LEVELS}; 4 is classic)")
     reg.add_argument("--decorrelate-colour", "--decorrelate-color", dest="decorrelate_colour", action="store_true",
                      help="take steps in decorrelated colour space (as Lucid)")
