@@ -166,6 +166,15 @@ class Executor:
         return [env[o.name] for o in graph.output]
 
 
+def _as_input(x: Any) -> Any:
+    """Graph inputs become jax arrays (data); sequences stay lists and absent optionals None."""
+    if x is None or isinstance(x, jax.Array):
+        return x
+    if isinstance(x, (list, tuple)):
+        return [_as_input(v) for v in x]
+    return jnp.asarray(x)
+
+
 def _to_numpy(x: Any) -> Any:
     if x is None or isinstance(x, (list, tuple)):
         return x
@@ -272,7 +281,7 @@ class OnnxFunction:
             raise OnnxGraphError(f"params lack {missing[:5]}", "pass the params returned by to_jax")
         env.update({n: params[n] for n in self._param_names})
         for name, x in zip(self.inputs, inputs):
-            env[name] = x if isinstance(x, jax.Array) else jnp.asarray(x)
+            env[name] = _as_input(x)
         self._executor.run(self._needed(frozenset(names)), env)
         return {n: env[n] for n in names}
 

@@ -222,7 +222,19 @@ def cast_to(x, dtype: np.dtype, saturate: bool = True):
         x = jnp.where(jnp.isnan(x), x, jnp.clip(x, -m, m))
     if target == np.bool_:
         return x != 0
+    bits = _SUB_BYTE.get(target.name)
+    if bits is not None and not jnp.issubdtype(x.dtype, jnp.integer):
+        # Sub-byte integers wrap around like ONNX (and C) integer narrowing: -9 -> int4 7.
+        v = jnp.trunc(x).astype(jnp.int32)
+        span = 1 << bits
+        v = jnp.mod(v, span)
+        if target.name.startswith("int"):
+            v = jnp.where(v >= span // 2, v - span, v)
+        return v.astype(target)
     return x.astype(target)
+
+
+_SUB_BYTE = {"int4": 4, "uint4": 4, "int2": 2, "uint2": 2}
 
 
 @T.op("Cast", 6, 9, 13)

@@ -359,9 +359,13 @@ def dropout_10(n, x):
 def dropout_12(n, x, ratio=None, training_mode=None):
     training = training_mode is not None and bool(static_value(training_mode, "Dropout training_mode"))
     r = 0.5 if ratio is None else float(static_value(ratio, "Dropout ratio"))
-    if training and r > 0:
-        raise NotImplementedError("Dropout in training mode draws random numbers; only inference is supported")
-    return x, jnp.ones(x.shape, bool)
+    if not training or r == 0:
+        return x, jnp.ones(x.shape, bool)
+    # Training mode: the mask comes from numpy's RandomState(seed), as in the ONNX reference,
+    # drawn once while tracing. Deterministic per seed; this converter targets inference.
+    mask = np.random.RandomState(n.attr("seed", 0)).uniform(0, 1.0, x.shape) >= r
+    scale = jnp.asarray(1.0 / (1.0 - r), x.dtype)
+    return x * mask.astype(x.dtype) * scale, jnp.asarray(mask)
 
 
 @T.op("DepthToSpace", 1, 11, 13, 28)
