@@ -146,7 +146,8 @@ class Executor:
                     f"{p.node.op_type} node {p.node.name!r} (opset {p.node.opset}) failed: {type(exc).__name__}: {exc}",
                     "input shapes: " + ", ".join(str(getattr(a, "shape", None)) for a in args),
                 ) from exc
-            results = result if isinstance(result, (tuple, list)) else (result,)
+            # A tuple is several outputs; a list is one sequence-typed value.
+            results = result if isinstance(result, tuple) else (result,)
             for i, name in enumerate(p.proto.output):
                 if not name:
                     continue
