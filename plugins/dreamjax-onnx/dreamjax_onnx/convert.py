@@ -42,6 +42,10 @@ NONDETERMINISTIC = frozenset(
 )
 
 
+# Ops whose output may be an empty optional (represented as None).
+EMPTY_OPTIONAL_OK = frozenset({"Optional", "Identity"})
+
+
 def attribute_value(attr: onnx.AttributeProto) -> Any:
     """A node attribute as a plain Python / numpy value (subgraphs stay GraphProto)."""
     A = onnx.AttributeProto
@@ -151,7 +155,7 @@ class Executor:
             for i, name in enumerate(p.proto.output):
                 if not name:
                     continue
-                if i >= len(results) or results[i] is None:
+                if i >= len(results) or (results[i] is None and p.proto.op_type not in EMPTY_OPTIONAL_OK):
                     raise OnnxGraphError(f"{p.node.op_type} node {p.node.name!r} does not produce output {i} ({name!r})")
                 env[name] = results[i]
         return env
