@@ -340,9 +340,11 @@ def constant(n):
 
 @T.op("Range", 11, 27, static=(0, 1, 2))
 def range_(n, start, limit, delta):
-    s, l_, d = (static_value(v, "Range bounds") for v in (start, limit, delta))
+    s, l_, d = (np.asarray(static_value(v, "Range bounds")) for v in (start, limit, delta))
+    dtype = s.dtype
+    s, l_, d = (v.reshape(-1)[0] for v in (s, l_, d))  # scalars (some exporters emit shape [1])
     count = max(int(np.ceil((l_ - s) / d)), 0)
-    return (s + np.arange(count, dtype=s.dtype) * d).astype(s.dtype)
+    return (s + np.arange(count, dtype=dtype) * d).astype(dtype)
 
 
 @T.op("Dropout", 7)
@@ -383,7 +385,11 @@ def depth_to_space(n, x):
 def space_to_depth(n, x):
     b = n.attr("blocksize")
     N, C, H, W = x.shape
-    y = x.reshape(N, C, H // b, b, W // b, b).transpose(0, 3, 5, 1, 2, 4)
+    y = x.reshape(N, C, H // b, b, W // b, b)
+    if n.attr("mode", "DCR") == "CRD":  # SpaceToDepth-28: channel-major, the inverse of DepthToSpace CRD
+        y = y.transpose(0, 1, 3, 5, 2, 4)
+    else:
+        y = y.transpose(0, 3, 5, 1, 2, 4)
     return y.reshape(N, C * b * b, H // b, W // b)
 
 
