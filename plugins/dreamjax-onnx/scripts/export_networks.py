@@ -436,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown networks {unknown}; choose from {sorted(NETS)}")
     opsets = [int(s) for s in args.opsets.split(",")]
+    if args.exporter == "torchscript" and max(opsets) > TORCHSCRIPT_MAX_OPSET:
+        ap.error(f"the TorchScript exporter stops at opset {TORCHSCRIPT_MAX_OPSET}; use --exporter dynamo")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     manifest_path = args.out_dir / "manifest.json"
