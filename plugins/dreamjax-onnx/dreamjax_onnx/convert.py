@@ -177,6 +177,8 @@ def _as_input(x: Any) -> Any:
         return x
     if isinstance(x, (list, tuple)):
         return [_as_input(v) for v in x]
+    if isinstance(x, np.ndarray) and x.dtype.kind in "OSU":
+        return x  # string tensors: JAX has no string type, a few ops handle them in numpy
     return jnp.asarray(x)
 
 

@@ -127,13 +127,15 @@ def schema_version(op_type: str, opset: int, domain: str = DEFAULT_DOMAIN) -> in
 
 def schema_versions(op_type: str, domain: str = DEFAULT_DOMAIN) -> list[int]:
     """Every since_version ONNX defines for an operator, ascending."""
-    return sorted(
-        {
-            s.since_version
-            for s in onnx.defs.get_all_schemas_with_history()
-            if s.name == op_type and canonical_domain(s.domain) == canonical_domain(domain)
-        }
-    )
+    return list(_all_schema_versions().get((canonical_domain(domain), op_type), ()))
+
+
+@functools.cache
+def _all_schema_versions() -> dict[tuple[str, str], tuple[int, ...]]:
+    table: dict[tuple[str, str], set[int]] = {}
+    for s in onnx.defs.get_all_schemas_with_history():
+        table.setdefault((canonical_domain(s.domain), s.name), set()).add(s.since_version)
+    return {k: tuple(sorted(v)) for k, v in table.items()}
 
 
 @functools.cache
