@@ -134,7 +134,12 @@ def plan_tiles(
 
 def tiled_gradient(score: Callable[[jax.Array], jax.Array], x: jax.Array, plan: TilePlan, key: jax.Array) -> jax.Array:
     """Gradient of ``score`` (a scalar sum over a batch of images) w.r.t. ``x`` ``[B, H, W, C]``,
-    computed tile by tile as planned; traced inside the octave program."""
+    computed tile by tile as planned; traced inside the octave program.
+
+    For objectives that are means over positions (layer energy, channels) this equals the
+    whole-image gradient wherever the halo covers the network's reach; objectives of the whole
+    picture (a class logit) act on each tile as if it were a picture of its own.
+    """
     channels = x.shape[-1]
     th, tw = plan.tile
     shift = jnp.zeros(2, jnp.int32)
@@ -166,6 +171,9 @@ def tiled_gradient(score: Callable[[jax.Array], jax.Array], x: jax.Array, plan: 
         return jax.lax.fori_loop(0, plan.batch, add_tile, grad)
 
     grad = jax.lax.fori_loop(0, plan.chunks, add_chunk, jnp.zeros_like(x))
+    # A tile's layer means run over fewer positions than the image's: scale back by area, so a
+    # mean-over-positions objective gets the whole-image gradient (and penalties keep their weight).
+    grad = grad * (th * tw / (x.shape[1] * x.shape[2]))
     if plan.shift != (0, 0):
         grad = jnp.roll(grad, (-shift[0], -shift[1]), axis=(1, 2))
     return grad

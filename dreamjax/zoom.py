@@ -16,14 +16,14 @@ import json
 import math
 import re
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
-from .atomic import atomic_path, write_bytes_atomic
+from .atomic import atomic_path, clean_stale_parts, write_bytes_atomic
 from .engine import DreamConfig, DreamStats, dreamer_for
 from .errors import DreamjaxError
 from .image import load_image, to_uint8
@@ -109,10 +109,13 @@ def _describe_objective(objective: Objective) -> list[dict]:
     return described
 
 
-def stream_settings(model: DreamModel, objective: Objective, config: DreamConfig, motion: Motion, start: np.ndarray) -> dict:
+def stream_settings(
+    model: DreamModel, objective: Objective, config: DreamConfig, motion: Motion, start: np.ndarray,
+    keyframes: Mapping[int, Objective] | None = None,
+) -> dict:
     """Everything that decides the frames; a resume must match it."""
     start_bytes = to_uint8(start).tobytes()
-    return {
+    settings = {
         "model": model.name,
         "objective": _describe_objective(objective),
         "dream": json.loads(json.dumps(dataclasses.asdict(config))),
@@ -120,6 +123,18 @@ def stream_settings(model: DreamModel, objective: Objective, config: DreamConfig
         "size": [int(start.shape[1]), int(start.shape[0])],
         "start": "sha256:" + hashlib.sha256(start_bytes).hexdigest()[:16],
     }
+    if keyframes:
+        settings["keyframes"] = {str(k): _describe_objective(keyframes[k]) for k in sorted(keyframes)}
+    return settings
+
+
+def objective_at(index: int, objective: Objective, keyframes: Mapping[int, Objective] | None) -> Objective:
+    """The objective of frame ``index``: the latest keyframe at or before it, else ``objective``."""
+    current = objective
+    for first in sorted(keyframes or {}):
+        if first <= index:
+            current = keyframes[first]
+    return current
 
 
 def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -131,12 +146,6 @@ def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
         elif a != b:
             out.append(f"{prefix}{key}: {json.dumps(a)} -> {json.dumps(b)}")
     return out
-
-
-def _remove_partial_files(outdir: Path) -> None:
-    """Leftovers of a process killed while writing (atomic_path's temporary files)."""
-    for leftover in outdir.glob(".frame_*.part.png"):
-        leftover.unlink(missing_ok=True)
 
 
 def _remove_frames(outdir: Path) -> None:
@@ -155,7 +164,7 @@ def prepare_folder(outdir: Path, settings: dict, *, restart: bool = False, force
     outdir.mkdir(parents=True, exist_ok=True)
     if not outdir.is_dir():
         raise DreamjaxError(f"output folder {str(outdir)!r} is not a folder")
-    _remove_partial_files(outdir)
+    clean_stale_parts(outdir)  # frames half-written by a killed run
     manifest_path = outdir / MANIFEST
     if restart:
         _remove_frames(outdir)
@@ -193,6 +202,7 @@ def zoom(
     objective: Objective | None = None,
     config: DreamConfig = DreamConfig(),
     motion: Motion = Motion(),
+    keyframes: Mapping[int, Objective] | None = None,
     restart: bool = False,
     force: bool = False,
     on_frame: Callable[[int, Path, DreamStats], None] | None = None,
@@ -200,7 +210,9 @@ def zoom(
     """Dream ``frames`` frames into ``outdir``, continuing a stream already there.
 
     ``start`` is the first frame's input, float32 ``[H, W, 3]`` in ``[0, 1]``; every frame has
-    its shape. ``on_frame(index, path, stats)`` is called after each frame is on disk.
+    its shape. ``keyframes`` maps a frame index to the objective used from that frame on (a
+    layer schedule); each distinct objective compiles its programs once. ``on_frame(index, path,
+    stats)`` is called after each frame is on disk.
     """
     if frames < 1:
         raise DreamjaxError(f"frames must be at least 1, got {frames}")
@@ -209,7 +221,9 @@ def zoom(
         raise DreamjaxError(f"expected a start image [H, W, 3], got shape {start.shape}")
     outdir = Path(outdir)
     objective = objective if objective is not None else layer_objective(model)
-    settings = stream_settings(model, objective, config, motion, start)
+    if any(not isinstance(k, int) or k < 0 for k in keyframes or {}):
+        raise DreamjaxError(f"keyframes must be frame numbers >= 0, got {sorted(keyframes)}")
+    settings = stream_settings(model, objective, config, motion, start, keyframes)
     done = prepare_folder(outdir, settings, restart=restart, force=force)
     total = DreamStats()
     if done >= frames:
@@ -226,7 +240,8 @@ def zoom(
     dreamer = dreamer_for(model)
     for index in range(done, frames):
         source = start if previous is None else move(previous, motion)
-        dreamed, stats = dreamer.run(source[None], objective, dataclasses.replace(config, seed=config.seed + index))
+        wanted = objective_at(index, objective, keyframes)
+        dreamed, stats = dreamer.run(source[None], wanted, dataclasses.replace(config, seed=config.seed + index))
         frame = to_uint8(dreamed[0])
         path = frame_path(outdir, index)
         with atomic_path(path) as tmp:

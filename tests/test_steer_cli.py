@@ -57,7 +57,6 @@ def test_bad_objective_syntax_is_caught_while_reading_options(capsys):
         (["--class", "zebra"], "unknown class"),
         (["--objective", "conv2[99]"], "out of range"),
         (["--objective", "convv2"], "did you mean"),
-        (["--laplacian", "9"], "Laplacian levels"),
         (["--preset", "stroke"], "did you mean 'strokes'"),
     ],
 )

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dreamjax import DreamjaxError, dream
-from dreamjax.engine import DreamConfig, Dreamer, _normalise
+from dreamjax.engine import DreamConfig, Dreamer
 from dreamjax.objectives import layer_objective
 from dreamjax.tiling import TileConfig, axis_layout, model_stride, plan_tiles, tiled_gradient
 
@@ -61,9 +61,8 @@ def test_tiled_gradient_equals_whole_image_gradient(tiny, rng):
     whole = jax.jit(jax.grad(score))(x)
     plan = plan_tiles((96, 112), 2, EXACT, model_stride(tiny))
     tiled = jax.jit(lambda x: tiled_gradient(score, x, plan, jax.random.key(0)))(x)
-    # A layer mean over a tile is over fewer positions than over the image: a constant factor,
-    # which the whole-image normalisation of the ascent removes.
-    np.testing.assert_allclose(_normalise(tiled), _normalise(whole), rtol=1e-4, atol=1e-4)
+    scale = float(jnp.abs(whole).max())
+    np.testing.assert_allclose(tiled / scale, whole / scale, atol=1e-5)
 
 
 def test_tiled_dream_equals_whole_dream(tiny, rng):
@@ -97,3 +96,17 @@ def test_tiles_of_a_batch_share_the_batch_axis(tiny, rng):
     batch = dream(tiny, pictures, "conv1", **settings)
     for i in range(3):
         np.testing.assert_allclose(batch[i], dream(tiny, pictures[i], "conv1", **settings), atol=2e-5)
+
+
+@pytest.mark.slow  # compiles EfficientNet-Lite0 for two image programs and a tile program
+def test_tiled_dream_with_the_real_model_matches_the_whole_image(cat_image):
+    from dreamjax.backends import load_model
+
+    model = load_model("efficientnet_lite0")
+    picture = np.asarray(cat_image[:288, :448])  # multiples of the network's stride, 32
+    settings = dict(octaves=1, steps=3, jitter=0, step_size=0.01)
+    whole = dream(model, picture, "blocks.6", tiles=TileConfig(size=0), **settings)
+    tiled = dream(model, picture, "blocks.6", tiles=TileConfig(size=256, halo=32), **settings)
+    change = np.abs(whole - picture).mean()
+    # The network reaches further than the halo, so seams differ a little; the picture doesn't.
+    assert change > 0.01 and np.abs(tiled - whole).mean() < 0.1 * change

@@ -73,6 +73,25 @@ def test_stream_reuses_programs_and_resume_equals_uninterrupted(tiny, start, tmp
     assert again.resumed_at == 4 and again.stats.images == 0
 
 
+def test_keyframes_switch_the_objective_and_resume_through_them(tiny, start, tmp_path):
+    from dreamjax.zoom import objective_at
+
+    one, two = layer_objective(tiny, ["conv1"]), layer_objective(tiny, ["conv2"])
+    schedule = {2: two}
+    assert [objective_at(i, one, schedule) for i in range(4)] == [one, one, two, two]
+    zoom(tiny, start, tmp_path / "whole", 4, objective=one, keyframes=schedule, config=FAST, motion=MOTION)
+    zoom(tiny, start, tmp_path / "plain", 4, objective=one, config=FAST, motion=MOTION)
+    zoom(tiny, start, tmp_path / "cut", 3, objective=one, keyframes=schedule, config=FAST, motion=MOTION)
+    zoom(tiny, start, tmp_path / "cut", 4, objective=one, keyframes=schedule, config=FAST, motion=MOTION)
+    whole, plain = frames_of(tmp_path / "whole", 4), frames_of(tmp_path / "plain", 4)
+    np.testing.assert_array_equal(whole[1], plain[1])
+    assert np.abs(whole[2].astype(int) - plain[2]).mean() > 1
+    for a, b in zip(whole, frames_of(tmp_path / "cut", 4)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(DreamjaxError, match="keyframes"):
+        zoom(tiny, start, tmp_path / "cut", 4, objective=one, keyframes={3: one}, config=FAST, motion=MOTION)
+
+
 def test_other_settings_are_refused_listing_all_differences(tiny, start, tmp_path):
     zoom(tiny, start, tmp_path, 1, config=FAST, motion=MOTION)
     other = DreamConfig(octaves=2, steps=3, octave_scale=1.5, jitter=4, seed=7)
@@ -93,7 +112,11 @@ def test_frames_not_made_by_zoom_are_not_taken_over(tiny, start, tmp_path):
 
 
 def test_leftover_partial_files_are_removed(tiny, start, tmp_path):
-    leftover = tmp_path / ".frame_00000.png.abc123.part.png"
+    from dreamjax.atomic import _host
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process id that no longer runs, as after a kill
+    leftover = tmp_path / f".frame_00000.png.{_host()}-{gone.pid}.abc123.part.png"
     leftover.write_bytes(b"half a png")
     zoom(tiny, start, tmp_path, 1, config=FAST)
     assert not leftover.exists() and frame_path(tmp_path, 0).is_file()
@@ -179,3 +202,47 @@ def test_killed_cli_stream_resumes_without_lost_or_broken_frames(tiny_cli_env, t
         np.testing.assert_array_equal(load_frame(killed, i), load_frame(reference, i))
     with Image.open(killed / "zoom.gif") as anim:
         assert anim.n_frames == n
+
+
+@pytest.fixture
+def tiny_backend(monkeypatch, tmp_path_factory):
+    from dreamjax import backends
+
+    install(monkeypatch, tmp_path_factory.mktemp("plugins"), {"tiny": "dreamjax_fake_backend:backend"})
+    yield
+    backends.discover.cache_clear()
+
+
+def test_cli_zoom_continues_refuses_other_settings_and_restarts(tiny_backend, tmp_path, capsys):
+    from dreamjax.cli import main
+
+    photo = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(5).integers(60, 200, size=(50, 60, 3), dtype=np.uint8)).save(photo)
+    out = tmp_path / "stream"
+    base = ["zoom", str(photo), "-o", str(out), "-m", "tiny", "-l", "conv1", "--octaves", "1", "--steps", "2",
+            "--jitter", "2", "--size", "48x40", "--shift", "1,-1", "--no-cache"]
+    assert main([*base, "--frames", "2", "--animation", "webp", "--keyframe", "1:conv2", "--keyframe", "1:conv0:0.5"]) == 0
+    assert "keyframes" in json.loads((out / "zoom.json").read_text())["settings"]
+    base += ["--keyframe", "1:conv2", "--keyframe", "1:conv0:0.5"]
+    assert sorted(p.name for p in out.iterdir()) == ["frame_00000.png", "frame_00001.png", "zoom.json", "zoom.webp"]
+    assert load_frame(out, 0).shape == (40, 48, 3)
+    capsys.readouterr()
+    assert main([*base, "--frames", "3"]) == 0
+    assert "continuing" in capsys.readouterr().err and frame_path(out, 2).exists()
+    assert main([*base, "--frames", "4", "--zoom", "1.2"]) == 2
+    err = capsys.readouterr().err
+    assert "motion.zoom: 1.05 -> 1.2" in err and "--restart" in err and not frame_path(out, 3).exists()
+    assert main([*base, "--frames", "1", "--zoom", "1.2", "--restart", "--animation", "none"]) == 0
+    assert sorted(p.name for p in out.iterdir() if p.suffix == ".png") == ["frame_00000.png"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--shift", "1"], "DX,DY"), (["--size", "big"], "WIDTHxHEIGHT"), (["--animation", "avi"], "unknown animation"),
+    (["--frames", "0"], "at least 1"), (["--zoom", "-1"], "positive"), (["--keyframe", "x:conv1"], "FRAME:LAYER"),
+])
+def test_cli_zoom_bad_options(args, message, capsys):
+    from dreamjax.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["zoom", *args])
+    assert message in capsys.readouterr().err

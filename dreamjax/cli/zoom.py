@@ -15,11 +15,11 @@ from .. import image as imageio
 from .. import zoom as zoomlib
 from ..backends import load_model
 from ..cache import disable_compilation_cache, ensure_compilation_cache
-from ..engine import DreamConfig
+from ..engine import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, DreamConfig
 from ..objectives import layer_objective
 from ..tiling import TileConfig
 from ..zoo import DEFAULT_MODEL
-from .options import at_least_one_float, layer_weight, non_negative_int, positive_float, positive_int
+from .options import float_between, int_between, layer_weight, non_negative_int, positive_float, positive_int
 
 
 def pair_of_floats(text: str) -> tuple[float, float]:
@@ -44,6 +44,18 @@ def frame_size(text: str) -> tuple[int, int]:
     return size
 
 
+def keyframe(text: str) -> tuple[int, tuple[str, float]]:
+    """``FRAME:LAYER[:WEIGHT]``: from frame FRAME on, dream at LAYER."""
+    frame, sep, rest = text.partition(":")
+    try:
+        index = int(frame)
+    except ValueError:
+        index = -1
+    if not sep or index < 0 or not rest:
+        raise argparse.ArgumentTypeError(f"expected FRAME:LAYER[:WEIGHT] with FRAME >= 0, got {text!r}")
+    return index, layer_weight(rest)
+
+
 def animation_kind(text: str) -> str:
     if text not in (*zoomlib.ANIMATIONS, "none"):
         raise argparse.ArgumentTypeError(f"unknown animation {text!r}; choose from {', '.join(zoomlib.ANIMATIONS)}, none")
@@ -60,19 +72,22 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("-o", "--outdir", help="folder for frame_00000.png ... (default: <input name>_zoom)")
     p.add_argument("--frames", type=positive_int, default=30, help="frames in the stream (default 30)")
     p.add_argument("--zoom", type=positive_float, default=1.05, help="scale per frame; >1 moves in (default 1.05)")
-    p.add_argument("--rotate", type=float, default=0.0, metavar="DEG", help="counter-clockwise turn per frame")
+    p.add_argument("--rotate", type=float_between(-360.0, 360.0), default=0.0, metavar="DEG", help="counter-clockwise turn per frame")
     p.add_argument("--shift", type=pair_of_floats, default=(0.0, 0.0), metavar="DX,DY",
                    help="content moves by DX,DY pixels per frame (right, down)")
     p.add_argument("--size", type=frame_size, metavar="WxH", help="resize the input to this frame size first")
     p.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"zoo name or .onnx path (default {DEFAULT_MODEL})")
     p.add_argument("-l", "--layer", action="append", type=layer_weight, metavar="NAME[:WEIGHT]",
                    help="layer to amplify; repeat for several (see `dreamjax layers MODEL`)")
-    p.add_argument("--octaves", type=positive_int, default=2, help="octaves per frame (default 2)")
-    p.add_argument("--octave-scale", type=at_least_one_float, default=1.4)
-    p.add_argument("--steps", type=positive_int, default=5, help="ascent steps per octave and frame (default 5)")
+    p.add_argument("--keyframe", action="append", type=keyframe, metavar="FRAME:LAYER[:WEIGHT]",
+                   help="from frame FRAME on, dream at LAYER instead (repeat: a layer schedule; several at one "
+                        "FRAME add up)")
+    p.add_argument("--octaves", type=int_between(1, MAX_OCTAVES), default=2, help="octaves per frame (default 2)")
+    p.add_argument("--octave-scale", type=float_between(1.0, MAX_OCTAVE_SCALE), default=1.4)
+    p.add_argument("--steps", type=int_between(1, MAX_STEPS), default=5, help="ascent steps per octave and frame (default 5)")
     p.add_argument("--step-size", type=positive_float, default=0.01)
-    p.add_argument("--jitter", type=non_negative_int, default=32, help="max random shift in pixels")
-    p.add_argument("--seed", type=int, default=0, help="frame i dreams with seed SEED + i")
+    p.add_argument("--jitter", type=int_between(0, MAX_JITTER), default=32, help="max random shift in pixels")
+    p.add_argument("--seed", type=int_between(0, 2**62), default=0, help="frame i dreams with seed SEED + i")
     p.add_argument("--tile", type=non_negative_int, default=TileConfig.size, metavar="SIZE",
                    help=f"frames with a side over SIZE run in tiles (default {TileConfig.size}; 0: never)")
     p.add_argument("--animation", action="append", type=animation_kind, metavar="KIND",
@@ -102,8 +117,8 @@ def _start_image(args: argparse.Namespace) -> tuple[Path, np.ndarray]:
 def run(args: argparse.Namespace, console: Console) -> int:
     kinds = [k for k in dict.fromkeys(args.animation or ["gif"]) if k != "none"]
     motion = zoomlib.Motion(args.zoom, args.rotate, args.shift)
-    config = DreamConfig(args.octaves, args.octave_scale, args.steps, args.step_size, args.jitter, args.seed,
-                         TileConfig(size=args.tile))
+    config = DreamConfig(octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps, step_size=args.step_size,
+                         jitter=args.jitter, seed=args.seed, tiles=TileConfig(size=args.tile))
     source, start = _start_image(args)
     outdir = Path(args.outdir) if args.outdir else Path(f"{source.stem}_zoom")
     if args.no_cache:
@@ -114,7 +129,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
     with console.status(f"loading {args.model}"):
         model = load_model(args.model)
         objective = layer_objective(model, dict(args.layer) if args.layer else None)
-    settings = zoomlib.stream_settings(model, objective, config, motion, start)
+        schedule: dict[int, dict[str, float]] = {}
+        for frame, (layer, weight) in args.keyframe or []:
+            schedule.setdefault(frame, {})[layer] = weight
+        keyframes = {frame: layer_objective(model, layers) for frame, layers in schedule.items()}
+    settings = zoomlib.stream_settings(model, objective, config, motion, start, keyframes)
     done = zoomlib.prepare_folder(outdir, settings, restart=args.restart, force=args.force)
     height, width = start.shape[:2]
     if done:
@@ -127,7 +146,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                   console=console) as bar:
         task = bar.add_task("frames", total=args.frames, completed=min(done, args.frames))
         result = zoomlib.zoom(
-            model, start, outdir, args.frames, objective=objective, config=config, motion=motion,
+            model, start, outdir, args.frames, objective=objective, config=config, motion=motion, keyframes=keyframes,
             force=True,  # prepare_folder above already checked (and recorded) the settings
             on_frame=lambda i, path, stats: bar.update(task, completed=i + 1),
         )
