@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -70,11 +71,16 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-torch", action="store_true", help="time dreamjax only")
+    ap.add_argument("--cores", type=int, default=None,
+                    help="pin this process to the first N CPUs and give torch N threads (XLA sizes its pool "
+                         "from the same affinity): a like-for-like comparison that a busy machine distorts less")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--quiet-below", type=float, default=0.3, metavar="SHARE",
                     help="before each timed run, wait until other processes use less than this share of the CPUs")
     ap.add_argument("--patience", type=float, default=60.0, help="longest wait for a quiet machine, seconds")
     args = ap.parse_args(argv)
+    if args.cores:
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.cores])  # before jax/torch start pools
 
     import jax
     import torch
@@ -90,12 +96,15 @@ def main(argv=None) -> int:
     objective = layer_objective(model, [layer])
     config = DreamConfig(octaves=args.octaves, steps=args.steps)
     dreamer = Dreamer(model)
+    if args.cores:
+        torch.set_num_threads(args.cores)
     net = None if args.no_torch else torch_baseline.lite_model(args.model.removeprefix("efficientnet_"))
 
     info = machine.describe()
     info["torch_threads"] = torch.get_num_threads()
+    info["cpus_used"] = sorted(os.sched_getaffinity(0))
     print(f"# {args.model} to {layer}, {args.octaves} octaves x {args.steps} steps, best of {args.repeats}")
-    print(f"# {info['cpu']} ({info['cpus']} CPUs), jax devices {info['jax_devices']}, torch threads {info['torch_threads']}")
+    print(f"# {info['cpu']} ({info['cpus']} CPUs, this process on {info['cpus_used']}), jax devices {info['jax_devices']}, torch threads {info['torch_threads']}")
     print(f"# versions {info['versions']}, XLA_FLAGS={info['xla_flags']!r}")
     if net is not None:
         print(f"# same network: max relative activation difference torch vs jax = {check_same_network(model, net, layer):.2e}")

@@ -86,7 +86,12 @@ def main() -> None:
     ap.add_argument("--layer", default="blocks.8")
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--impls", default="taps,taps_vjp,conv")
+    ap.add_argument("--torch-threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     args = ap.parse_args()
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     x = np.random.default_rng(0).random((args.batch, args.size, args.size, 3), dtype=np.float32)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.2f}")
     print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}; input {x.shape}, layer {args.layer}")

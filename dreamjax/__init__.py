@@ -5,6 +5,8 @@ Public API (nothing is discovered or compiled at import time)::
     import dreamjax
     model = dreamjax.load_model("efficientnet_lite0")
     out = dreamjax.dream(model, image, layers=["blocks.9"])
+    out = dreamjax.dream(model, image, objective="blocks.5,class=tabby cat:2",
+                         regularisers=dreamjax.Regularisers(laplacian_levels=4))
 """
 
 from .backends import list_backends, load_model
@@ -12,6 +14,17 @@ from .engine import dream
 from .errors import DreamjaxError, UnknownNameError
 from .image import load_image, save_image
 from .model import Backend, DreamModel, InputSpec, LayerInfo
+from .objectives import (
+    Objective,
+    build_objective,
+    channel_objective,
+    class_objective,
+    guide_objective,
+    layer_objective,
+    neuron_objective,
+)
+from .regularisers import Regularisers
+from .start import colour_image, noise_image
 
 __all__ = [
     "Backend",
@@ -19,9 +32,19 @@ __all__ = [
     "DreamjaxError",
     "InputSpec",
     "LayerInfo",
+    "Objective",
+    "Regularisers",
     "UnknownNameError",
-    "list_backends",
+    "build_objective",
+    "channel_objective",
+    "class_objective",
+    "colour_image",
     "dream",
+    "guide_objective",
+    "layer_objective",
+    "list_backends",
+    "neuron_objective",
+    "noise_image",
     "load_image",
     "load_model",
     "save_image",

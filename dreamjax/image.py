@@ -160,14 +160,14 @@ def _check_png_chunks(path: Path) -> None:
                 raise ImageError(f"cannot read image {str(path)!r}: the PNG is truncated (no IEND chunk)")
             length, kind = struct.unpack(">I4s", head)
             if f.tell() + length + 4 > size:
-                raise ImageError(f"cannot read image {str(path)!r}: the PNG is truncated inside a {_chunk_name(kind)} chunk")
+                raise ImageError(f"cannot read image {str(path)!r}: the PNG is truncated inside its {_chunk_name(kind)} chunk")
             crc = zlib.crc32(kind)
             left = length
             while left:  # in blocks: a chunk may be as large as the file
                 block = f.read(min(left, 1 << 20))
                 crc, left = zlib.crc32(block, crc), left - len(block)
             if struct.unpack(">I", f.read(4))[0] != crc:
-                raise ImageError(f"cannot read image {str(path)!r}: the PNG is corrupt (bad CRC in a {_chunk_name(kind)} chunk)")
+                raise ImageError(f"cannot read image {str(path)!r}: the PNG is corrupt (bad CRC in its {_chunk_name(kind)} chunk)")
             if kind == b"IEND":
                 return
 

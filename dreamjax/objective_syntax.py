@@ -46,6 +46,7 @@ _BARE_LAYER = re.compile(r"[A-Za-z0-9_./\-]+")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _INT = re.compile(r"\d+")
 _KEYWORDS = ("class", "guide")
+MAX_CHANNELS = 65_536  # per term; far above any real layer's width
 
 
 @dataclass(frozen=True)
@@ -280,12 +281,15 @@ class _Parser:
         match = _INT.match(self.text, self.pos)
         if not match:
             self.fail("expected a channel number (0 or more)")
+        if len(match.group()) > 9:  # int() of thousands of digits raises; no layer is that wide
+            self.fail(f"channel number {match.group()[:12]}... is too large")
         self.pos = match.end()
         return int(match.group())
 
     def channel_list(self) -> tuple[int, ...]:
         self.expect("[", "to open the channel list")
         channels: list[int] = []
+        seen: set[int] = set()
         while True:
             at = self.pos
             first = self.integer()
@@ -295,9 +299,13 @@ class _Parser:
                 last = self.integer()
                 if last < first:
                     self.fail(f"channel range {first}-{last} runs backwards", at=at)
+            # Bounded before expanding: "conv[0-999999999]" must not build a billion-entry list.
+            if len(channels) + last - first + 1 > MAX_CHANNELS:
+                self.fail(f"more than {MAX_CHANNELS:,} channels listed; no layer has that many", at=at)
             for channel in range(first, last + 1):
-                if channel in channels:
+                if channel in seen:
                     self.fail(f"channel {channel} is listed twice", at=at)
+                seen.add(channel)
                 channels.append(channel)
             if self.peek() != ",":
                 break

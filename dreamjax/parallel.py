@@ -61,9 +61,23 @@ class Placement:
             return jax.numpy.asarray(array)
         return jax.device_put(array, self.sharding)
 
+    def spec(self, shape: tuple[int, ...]) -> jax.ShapeDtypeStruct:
+        """A float32 stand-in of ``shape`` placed like this batch (for compiling ahead)."""
+        return jax.ShapeDtypeStruct(shape, jax.numpy.float32, sharding=self.sharding)
+
+    def reshard(self, array: jax.Array) -> jax.Array:
+        """``array`` with exactly this placement's sharding (a no-op when it already has it)."""
+        return array if self.sharding is None else jax.device_put(array, self.sharding)
+
     def take(self, array: jax.Array) -> np.ndarray:
         """The real images of a result, gathered on the host."""
         return np.asarray(array)[: self.images]
+
+
+def shard_key(array) -> NamedSharding | None:
+    """The part of an argument's placement that selects a compiled program (None: one device)."""
+    sharding = getattr(array, "sharding", None)
+    return sharding if isinstance(sharding, NamedSharding) else None
 
 
 def place(batch: int, devices: int | None = None) -> Placement:

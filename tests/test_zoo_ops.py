@@ -51,3 +51,28 @@ def test_tf_same_pads(size, k, stride, pads):
 def test_unknown_depthwise_impl():
     with pytest.raises(ValueError, match="unknown depthwise implementation"):
         ops.depthwise(jnp.zeros((1, 4, 4, 2)), jnp.zeros((3, 3, 2)), jnp.zeros(2), 1, "fft")
+
+
+@pytest.mark.parametrize("h, w, stride", [(9, 8, 2), (6, 7, 1)])
+def test_dense_conv_matches_lax_conv(h, w, stride):
+    rng = np.random.default_rng(h + w)
+    x = jnp.asarray(rng.standard_normal((2, h, w, 3)), jnp.float32)
+    kernel = jnp.asarray(rng.standard_normal((3, 3, 3, 5)), jnp.float32)
+    bias = jnp.asarray(rng.standard_normal(5), jnp.float32)
+
+    def reference(x):
+        return jax.lax.conv_general_dilated(x, kernel, (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")) + bias
+
+    @jax.jit
+    def both(x):
+        return [(f(x), jax.grad(lambda x: jnp.sum(jnp.sin(f(x))))(x)) for f in (reference, lambda x: ops.conv2d(x, kernel, bias, stride))]
+
+    (want, want_dx), (got, got_dx) = both(x)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got_dx, want_dx, rtol=1e-5, atol=1e-5)
+
+
+def test_relu6_derivative_is_a_mask_of_the_open_interval():
+    x = jnp.asarray([-1.0, 0.0, 0.5, 6.0, 7.0])
+    np.testing.assert_array_equal(ops.relu6(x), [0.0, 0.0, 0.5, 6.0, 6.0])
+    np.testing.assert_array_equal(jax.grad(lambda x: jnp.sum(ops.relu6(x) * 3.0))(x), [0.0, 0.0, 3.0, 0.0, 0.0])

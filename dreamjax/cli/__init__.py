@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from ..errors import DreamjaxError
 
-SUBCOMMANDS = ("dream", "zoom", "models", "layers", "presets", "bench")
+SUBCOMMANDS = ("dream", "zoom", "models", "layers", "presets", "convert", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,9 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     console = Console(stderr=True)
+    try:  # Ctrl-C while the subcommands (and JAX) are still importing: no traceback either
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted[/] before any work started")
+        return 130
     if not hasattr(args, "_run"):
         parser.print_help()
         return 2

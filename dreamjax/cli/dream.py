@@ -1,9 +1,6 @@
-"""``dreamjax dream``: dream on one image and write a PNG (or on many: see dream_many)."""
+"""``dreamjax dream``: dream on one image and write a PNG."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Any
 
 import argparse
 import time
@@ -17,7 +14,7 @@ from .. import objective_syntax
 from ..backends import load_model
 from ..batch import is_many
 from ..cache import disable_compilation_cache, ensure_compilation_cache
-from ..engine import DreamConfig, dreamer_for
+from ..engine import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, SEED_RANGE, DreamConfig, dreamer_for
 from ..errors import DreamjaxError
 from ..objectives import build_objective, default_layer
 from ..presets import get_preset
@@ -27,8 +24,9 @@ from ..tiling import TileConfig
 from ..zoo import DEFAULT_MODEL
 from . import dream_many
 from .options import (
-    at_least_one_float,
     colour_text,
+    float_between,
+    int_between,
     layer_weight,
     non_negative_float,
     non_negative_int,
@@ -57,12 +55,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"zoo name or .onnx path (default {DEFAULT_MODEL})")
     p.add_argument("-l", "--layer", action="append", type=layer_weight, metavar="NAME[:WEIGHT]",
                    help="layer to amplify; repeat for several (see `dreamjax layers MODEL`)")
-    p.add_argument("--octaves", type=positive_int, default=4)
-    p.add_argument("--octave-scale", type=at_least_one_float, default=1.4)
-    p.add_argument("--steps", type=positive_int, default=10, help="ascent steps per octave")
+    p.add_argument("--octaves", type=int_between(1, MAX_OCTAVES), default=4)
+    p.add_argument("--octave-scale", type=float_between(1.0, MAX_OCTAVE_SCALE), default=1.4)
+    p.add_argument("--steps", type=int_between(1, MAX_STEPS), default=10, help="ascent steps per octave")
     p.add_argument("--step-size", type=positive_float, default=0.01)
-    p.add_argument("--jitter", type=non_negative_int, default=32, help="max random shift in pixels")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jitter", type=int_between(0, MAX_JITTER), default=32, help="max random shift in pixels")
+    p.add_argument("--seed", type=int_between(*SEED_RANGE), default=0)
     p.add_argument("--tile", type=non_negative_int, default=TileConfig.size, metavar="SIZE",
                    help=f"octaves with a side over SIZE run in tiles of SIZE (default {TileConfig.size}; 0: never)")
     p.add_argument("--max-pixels", type=positive_int, default=imageio.DEFAULT_MAX_PIXELS,
@@ -87,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     reg.add_argument("--tv", type=non_negative_float, default=0.0, metavar="WEIGHT", help="total variation penalty")
     reg.add_argument("--blur", type=non_negative_float, default=0.0, metavar="SIGMA",
                      help="blur what each octave adds, after every step (sigma in pixels)")
-    reg.add_argument("--laplacian", type=non_negative_int, default=0, metavar="LEVELS",
+    reg.add_argument("--laplacian", type=int_between(0, MAX_LAPLACIAN_LEVELS), default=0, metavar="LEVELS",
                      help=f"Laplacian-pyramid gradient normalisation over LEVELS bands (0-{MAX_LAPLACIAN_LEVELS}; 4 is classic)")
     reg.add_argument("--decorrelate-colour", "--decorrelate-color", dest="decorrelate_colour", action="store_true",
                      help="take steps in decorrelated colour space (as Lucid)")
@@ -96,51 +94,40 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-@dataclass(frozen=True)
-class Plan:
-    """A dream run's model, objective and settings, resolved from options, config and preset."""
-
-    model: Any
-    objective: Any
-    config: DreamConfig
-    settings: dict
-    preset: Any
-
-
-def prepare(args: argparse.Namespace, first: dict, console: Console) -> Plan:
-    """Turn on the compilation cache, load the model, and resolve preset, settings and objective."""
-    if first["no_cache"]:
-        disable_compilation_cache()
-    else:
-        ensure_compilation_cache()
-    with console.status(f"loading {first['model']}"):
-        model = load_model(first["model"])
-        preset = get_preset(model, first["preset"]) if first["preset"] else None
-        s = resolve(args, dict(preset.settings) if preset else None)
-        regularisers = Regularisers(s["tv"], s["blur"], s["laplacian"], bool(s["decorrelate_colour"]))
-        config = DreamConfig(s["octaves"], s["octave_scale"], s["steps"], s["step_size"], s["jitter"], s["seed"],
-                             TileConfig(size=s["tile"]), regularisers)
-        terms = objective_terms(s) or (objective_syntax.parse_objective(preset.objective) if preset else ())
-        objective = build_objective(model, terms or [objective_syntax.LayerTerm(default_layer(model))])
-    return Plan(model, objective, config, s, preset)
+def prepare(args: argparse.Namespace, first: dict):
+    """Model, preset, settings, DreamConfig and Objective from the options (one image or many)."""
+    model = load_model(first["model"])
+    preset = get_preset(model, first["preset"]) if first["preset"] else None
+    s = resolve(args, dict(preset.settings) if preset else None)
+    regularisers = Regularisers(s["tv"], s["blur"], s["laplacian"], bool(s["decorrelate_colour"]))
+    config = DreamConfig(s["octaves"], s["octave_scale"], s["steps"], s["step_size"], s["jitter"], s["seed"],
+                         TileConfig(size=s["tile"]), regularisers)
+    terms = objective_terms(s) or (objective_syntax.parse_objective(preset.objective) if preset else ())
+    objective = build_objective(model, terms or [objective_syntax.LayerTerm(default_layer(model))])
+    return model, preset, s, config, objective
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
     first = resolve(args)  # settings before the preset: which model, which preset
+    if first["image"] and is_many(first["image"]):
+        return dream_many.run(args, first, console, prepare)
     if first["image"] and (first["from_noise"] or first["from_colour"]):
         raise DreamjaxError("give an input image or --from-noise/--from-colour, not both")
     if first["from_noise"] and first["from_colour"]:
         raise DreamjaxError("give --from-noise or --from-colour, not both")
-    if first["image"] and is_many(first["image"]):
-        return dream_many.run(first, console, lambda: prepare(args, first, console))
     synthetic = "noise" if first["from_noise"] else "colour" if first["from_colour"] else None
     source = Path(first["image"]) if first["image"] else None if synthetic else imageio.sample_image_path()
     output = Path(first["output"]) if first["output"] else Path(f"{source.stem if source else synthetic}_dream.png")
     imageio.check_output_path(output)  # fail before minutes of work, not after
     if not synthetic:
         picture = imageio.load_image(source, max_pixels=first["max_pixels"])
-    plan = prepare(args, first, console)
-    model, objective, config, s, preset = plan.model, plan.objective, plan.config, plan.settings, plan.preset
+    if first["no_cache"]:
+        disable_compilation_cache()
+    else:
+        ensure_compilation_cache()
+
+    with console.status(f"loading {first['model']}"):
+        model, preset, s, config, objective = prepare(args, first)
     if synthetic == "noise":
         picture, name = noise_image(s["size"], seed=s["seed"]), "noise"
     elif synthetic:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from .. import batch, distributed
+from ..cache import disable_compilation_cache, ensure_compilation_cache
 from ..engine import dreamer_for
 from ..errors import DreamjaxError
 from .options import positive_int
@@ -36,43 +35,45 @@ def add_options(p: argparse.ArgumentParser) -> None:
                    help="join a multi-process run whose settings JAX detects (Slurm, Open MPI)")
 
 
-def run(args: dict, console: Console, prepare: Callable[[], Any]) -> int:
-    """Dream every image named by ``args["image"]``; ``args`` holds the resolved options.
-
-    ``prepare()`` loads the model and builds the objective and settings; it runs after
-    ``jax.distributed`` is initialised, which must come before any other JAX work.
-    """
-    if not args["output"]:
-        raise DreamjaxError(f"{args['image']!r} names many images; say where the results go",
+def run(args: argparse.Namespace, first: dict, console: Console, prepare) -> int:
+    """``first``: the options as resolved before the preset; ``prepare`` builds model and objective."""
+    if not first["output"]:
+        raise DreamjaxError(f"{first['image']!r} names many images; say where the results go",
                             "add -o OUTDIR (created if missing)")
-    outdir = Path(args["output"])
+    if first["from_noise"] or first["from_colour"]:
+        raise DreamjaxError("give an input folder or --from-noise/--from-colour, not both")
+    outdir = Path(first["output"])
     if outdir.exists() and not outdir.is_dir():
         raise DreamjaxError(f"output {str(outdir)!r} is a file, but many images need a folder", "give -o a folder")
-    if not outdir.parent.is_dir():
-        raise DreamjaxError(f"the folder {str(outdir.parent)!r} (above the output folder) does not exist")
-    settings = distributed.settings(args["coordinator"], args["num_processes"], args["process_id"],
-                                    auto=args["distributed"])
-    files = batch.find_images(args["image"])
+    if not outdir.absolute().parent.is_dir():
+        raise DreamjaxError(f"the folder {str(outdir.absolute().parent)!r} (above the output folder) does not exist")
+    settings = distributed.settings(first["coordinator"], first["num_processes"], first["process_id"],
+                                    auto=bool(first["distributed"]))
+    files = batch.find_images(first["image"])
     index, count = distributed.initialize(settings)  # before any other JAX work
-    plan = prepare()
-    model, objective, config = plan.model, plan.objective, plan.config
-    work = batch.plan(files, outdir, index=index, count=count, max_pixels=args["max_pixels"],
+    if first["no_cache"]:
+        disable_compilation_cache()
+    else:
+        ensure_compilation_cache()
+    with console.status(f"loading {first['model']}"):
+        model, preset, s, config, objective = prepare(args, first)
+    work = batch.plan(files, outdir, index=index, count=count, max_pixels=s["max_pixels"],
                       min_size=model.input_spec.min_size)
     who = f"process {index + 1}/{count} takes {len(batch.share(files, index, count))} of {len(files)}" if count > 1 else f"{len(files)} images"
     console.print(f"{who}: {len(work.done)} done already, {work.todo} to dream in {len(work.groups)} size group(s) "
-                  f"with {model.name} at {objective.describe()}", highlight=False)
+                  f"with {model.name}{f' ({preset.name})' if preset else ''} at {objective.describe()}", highlight=False)
     if not work.todo:
         return 0
 
     dreamer = dreamer_for(model)
-    batch_size = args["batch_size"] or batch.default_batch_size()
+    batch_size = s["batch_size"] or batch.default_batch_size()
     started = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=console) as bar:
         task = bar.add_task("dreaming", total=work.todo)
         totals = batch.dream_files(
-            work, lambda pictures: dreamer.run(pictures, objective, config, devices=args["devices"]),
-            batch_size=batch_size, max_pixels=args["max_pixels"],
+            work, lambda pictures: dreamer.run(pictures, objective, config, devices=s["devices"]),
+            batch_size=batch_size, max_pixels=s["max_pixels"],
             on_batch=lambda done: bar.update(task, advance=len(done), description=f"last: {done[-1].name}"),
         )
     total = time.perf_counter() - started

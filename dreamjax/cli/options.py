@@ -16,6 +16,40 @@ def positive_int(text: str) -> int:
     return value
 
 
+def int_between(low: int, high: int):
+    """An argument type for whole numbers from ``low`` to ``high`` (the engine's own limits)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value:,}")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:,}, got {value:,}")
+        return value
+
+    parse.__name__ = f"whole number from {low} to {high}"
+    return parse
+
+
+def float_between(low: float, high: float):
+    """An argument type for finite numbers from ``low`` to ``high``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"must be a number from {low} to {high}, got {text}")
+        return value
+
+    parse.__name__ = f"number from {low} to {high}"
+    return parse
+
+
 def non_negative_int(text: str) -> int:
     try:
         value = int(text)

@@ -15,11 +15,11 @@ from .. import image as imageio
 from .. import zoom as zoomlib
 from ..backends import load_model
 from ..cache import disable_compilation_cache, ensure_compilation_cache
-from ..engine import DreamConfig
+from ..engine import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, DreamConfig
 from ..objectives import build_objective, layer_objective
 from ..tiling import TileConfig
 from ..zoo import DEFAULT_MODEL
-from .options import at_least_one_float, layer_weight, non_negative_int, objective_text, positive_float, positive_int
+from .options import float_between, int_between, layer_weight, non_negative_int, objective_text, positive_float, positive_int
 from .settings import objective_terms
 
 
@@ -73,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("-o", "--outdir", help="folder for frame_00000.png ... (default: <input name>_zoom)")
     p.add_argument("--frames", type=positive_int, default=30, help="frames in the stream (default 30)")
     p.add_argument("--zoom", type=positive_float, default=1.05, help="scale per frame; >1 moves in (default 1.05)")
-    p.add_argument("--rotate", type=float, default=0.0, metavar="DEG", help="counter-clockwise turn per frame")
+    p.add_argument("--rotate", type=float_between(-360.0, 360.0), default=0.0, metavar="DEG", help="counter-clockwise turn per frame")
     p.add_argument("--shift", type=pair_of_floats, default=(0.0, 0.0), metavar="DX,DY",
                    help="content moves by DX,DY pixels per frame (right, down)")
     p.add_argument("--size", type=frame_size, metavar="WxH", help="resize the input to this frame size first")
@@ -87,12 +87,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--keyframe", action="append", type=keyframe, metavar="FRAME:TERMS",
                    help="from frame FRAME on, amplify TERMS instead (e.g. 40:stage6, 80:class=daisy); repeat "
                         "for a schedule")
-    p.add_argument("--octaves", type=positive_int, default=2, help="octaves per frame (default 2)")
-    p.add_argument("--octave-scale", type=at_least_one_float, default=1.4)
-    p.add_argument("--steps", type=positive_int, default=5, help="ascent steps per octave and frame (default 5)")
+    p.add_argument("--octaves", type=int_between(1, MAX_OCTAVES), default=2, help="octaves per frame (default 2)")
+    p.add_argument("--octave-scale", type=float_between(1.0, MAX_OCTAVE_SCALE), default=1.4)
+    p.add_argument("--steps", type=int_between(1, MAX_STEPS), default=5, help="ascent steps per octave and frame (default 5)")
     p.add_argument("--step-size", type=positive_float, default=0.01)
-    p.add_argument("--jitter", type=non_negative_int, default=32, help="max random shift in pixels")
-    p.add_argument("--seed", type=int, default=0, help="frame i dreams with seed SEED + i")
+    p.add_argument("--jitter", type=int_between(0, MAX_JITTER), default=32, help="max random shift in pixels")
+    p.add_argument("--seed", type=int_between(0, 2**62), default=0, help="frame i dreams with seed SEED + i")
     p.add_argument("--tile", type=non_negative_int, default=TileConfig.size, metavar="SIZE",
                    help=f"frames with a side over SIZE run in tiles (default {TileConfig.size}; 0: never)")
     p.add_argument("--animation", action="append", type=animation_kind, metavar="KIND",

@@ -1,0 +1,151 @@
+"""Activations and the softmax family."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from ..registry import OpTable
+from ._util import axis
+
+T = OpTable()
+
+
+@T.op("Relu", 6, 13, 14)
+def relu(n, x):
+    return jnp.maximum(x, jnp.zeros((), x.dtype))
+
+
+@T.op("LeakyRelu", 6, 16)
+def leaky_relu(n, x):
+    return jnp.where(x >= 0, x, x * jnp.asarray(n.attr("alpha", 0.01), x.dtype))
+
+
+# PRelu-7 allows only unidirectional broadcasting of the slope, a subset of what 9/16 accept.
+@T.op("PRelu", 7, 9, 16)
+def prelu(n, x, slope):
+    return jnp.where(x >= 0, x, x * slope.astype(x.dtype))
+
+
+@T.op("Elu", 6, 22)
+def elu(n, x):
+    alpha = jnp.asarray(n.attr("alpha", 1.0), x.dtype)
+    return jnp.where(x > 0, x, alpha * jnp.expm1(jnp.minimum(x, 0)))
+
+
+@T.op("Celu", 12, 28)
+def celu(n, x):
+    alpha = jnp.asarray(n.attr("alpha", 1.0), x.dtype)
+    return jnp.maximum(x, 0) + jnp.minimum(0, alpha * jnp.expm1(jnp.minimum(x, 0) / alpha))
+
+
+@T.op("Selu", 6, 22)
+def selu(n, x):
+    alpha = jnp.asarray(n.attr("alpha", 1.67326319217681884765625), x.dtype)
+    gamma = jnp.asarray(n.attr("gamma", 1.05070102214813232421875), x.dtype)
+    return gamma * jnp.where(x > 0, x, alpha * jnp.expm1(jnp.minimum(x, 0)))
+
+
+@T.op("Sigmoid", 6, 13)
+def sigmoid(n, x):
+    return jax.nn.sigmoid(x)
+
+
+@T.op("HardSigmoid", 6, 22)
+def hard_sigmoid(n, x):
+    alpha, beta = n.attr("alpha", 0.2), n.attr("beta", 0.5)
+    return jnp.clip(x * jnp.asarray(alpha, x.dtype) + jnp.asarray(beta, x.dtype), 0, 1).astype(x.dtype)
+
+
+@T.op("HardSwish", 14, 22)
+def hard_swish(n, x):
+    return x * jnp.clip(x / 6 + 0.5, 0, 1).astype(x.dtype)
+
+
+@T.op("Tanh", 6, 13)
+def tanh(n, x):
+    return jnp.tanh(x)
+
+
+@T.op("Softplus", 1, 22)
+def softplus(n, x):
+    return jax.nn.softplus(x)
+
+
+@T.op("Softsign", 1, 22)
+def softsign(n, x):
+    return x / (1 + jnp.abs(x))
+
+
+@T.op("Gelu", 20)
+def gelu(n, x):
+    return jax.nn.gelu(x, approximate=n.attr("approximate", "none") == "tanh")
+
+
+@T.op("Mish", 18, 22)
+def mish(n, x):
+    return x * jnp.tanh(jax.nn.softplus(x))
+
+
+@T.op("ThresholdedRelu", 10, 22)
+def thresholded_relu(n, x):
+    return jnp.where(x > n.attr("alpha", 1.0), x, jnp.zeros((), x.dtype))
+
+
+@T.op("Shrink", 9)
+def shrink(n, x):
+    lambd, bias = n.attr("lambd", 0.5), n.attr("bias", 0.0)
+    zero = jnp.zeros((), x.dtype)
+    return jnp.where(x < -lambd, x + jnp.asarray(bias, x.dtype), jnp.where(x > lambd, x - jnp.asarray(bias, x.dtype), zero))
+
+
+@T.op("Swish", 24)
+def swish(n, x):
+    return x * jax.nn.sigmoid(jnp.asarray(n.attr("alpha", 1.0), x.dtype) * x)
+
+
+# Softmax, LogSoftmax, Hardmax before opset 13 flatten the input to 2-D at `axis` (default 1)
+# and normalise over the whole trailing block; from 13 on they act on one axis (default -1).
+def _coerced(f, x, ax: int):
+    shape = x.shape
+    ax = axis(ax, x.ndim)
+    flat = x.reshape((math.prod(shape[:ax]), -1))
+    return f(flat, 1).reshape(shape)
+
+
+def _hardmax(x, ax):
+    idx = jnp.argmax(x, axis=ax)
+    return jax.nn.one_hot(idx, x.shape[ax], axis=ax, dtype=x.dtype)
+
+
+@T.op("Softmax", 1, 11)
+def softmax_1(n, x):
+    return _coerced(lambda v, a: jax.nn.softmax(v, axis=a), x, n.attr("axis", 1))
+
+
+@T.op("Softmax", 13)
+def softmax_13(n, x):
+    return jax.nn.softmax(x, axis=n.attr("axis", -1))
+
+
+@T.op("LogSoftmax", 1, 11)
+def log_softmax_1(n, x):
+    return _coerced(lambda v, a: jax.nn.log_softmax(v, axis=a), x, n.attr("axis", 1))
+
+
+@T.op("LogSoftmax", 13)
+def log_softmax_13(n, x):
+    return jax.nn.log_softmax(x, axis=n.attr("axis", -1))
+
+
+@T.op("Hardmax", 1, 11)
+def hardmax_1(n, x):
+    return _coerced(_hardmax, x, n.attr("axis", 1))
+
+
+@T.op("Hardmax", 13)
+def hardmax_13(n, x):
+    return _hardmax(x, axis(n.attr("axis", -1), x.ndim))

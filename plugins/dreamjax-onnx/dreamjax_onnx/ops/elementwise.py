@@ -1,0 +1,279 @@
+"""Elementwise arithmetic, math, comparison, logic, casts and selection."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from ..registry import OpTable
+from ._util import jax_dtype, np_dtype
+
+T = OpTable()
+
+
+def _unary(name: str, f, *versions: int) -> None:
+    T.op(name, *versions)(lambda n, x: f(x))
+
+
+_unary("Abs", jnp.abs, 6, 13)
+_unary("Neg", jnp.negative, 6, 13)
+_unary("Sqrt", jnp.sqrt, 6, 13)
+_unary("Exp", jnp.exp, 6, 13)
+_unary("Log", jnp.log, 6, 13)
+_unary("Reciprocal", jnp.reciprocal, 6, 13)
+_unary("Floor", jnp.floor, 6, 13)
+_unary("Ceil", jnp.ceil, 6, 13)
+_unary("Round", jnp.round, 11, 22)  # round half to even, like ONNX
+_unary("Sign", jnp.sign, 9, 13)
+_unary("Erf", lax.erf, 9, 13)
+_unary("Sin", jnp.sin, 7, 22)
+_unary("Cos", jnp.cos, 7, 22)
+_unary("Tan", jnp.tan, 7, 22)
+_unary("Asin", jnp.arcsin, 7, 22)
+_unary("Acos", jnp.arccos, 7, 22)
+_unary("Atan", jnp.arctan, 7, 22)
+_unary("Sinh", jnp.sinh, 9, 22)
+_unary("Cosh", jnp.cosh, 9, 22)
+_unary("Asinh", jnp.arcsinh, 9, 22)
+_unary("Acosh", jnp.arccosh, 9, 22)
+_unary("Atanh", jnp.arctanh, 9, 22)
+_unary("Not", jnp.logical_not, 1)
+_unary("BitwiseNot", jnp.bitwise_not, 18)
+_unary("IsNaN", jnp.isnan, 9, 13, 20)
+
+
+@T.op("IsInf", 10, 20)
+def is_inf(n, x):
+    pos, neg = n.attr("detect_positive", 1), n.attr("detect_negative", 1)
+    return (jnp.isposinf(x) & bool(pos)) | (jnp.isneginf(x) & bool(neg))
+
+
+@T.op("Add", 7, 13, 14)
+def add(n, a, b):
+    return jnp.add(a, b)
+
+
+@T.op("Sub", 7, 13, 14)
+def sub(n, a, b):
+    return jnp.subtract(a, b)
+
+
+@T.op("Mul", 7, 13, 14)
+def mul(n, a, b):
+    return jnp.multiply(a, b)
+
+
+@T.op("Div", 7, 13, 14)
+def div(n, a, b):
+    a, b = jnp.asarray(a), jnp.asarray(b)
+    if jnp.issubdtype(a.dtype, jnp.integer):
+        return lax.div(*jnp.broadcast_arrays(a, b))  # C semantics: truncate toward zero
+    return jnp.divide(a, b)
+
+
+@T.op("Mod", 10, 13, 28)
+def mod(n, a, b):
+    a, b = jnp.broadcast_arrays(jnp.asarray(a), jnp.asarray(b))
+    if n.attr("fmod", 0):
+        return lax.rem(a, b)  # sign of the dividend, like C fmod
+    return jnp.mod(a, b)  # sign of the divisor, like Python
+
+
+@T.op("Pow", 7, 12, 13, 15)
+def pow_(n, x, y):
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    if x.dtype == y.dtype:
+        return jnp.power(x, y)
+    if jnp.issubdtype(x.dtype, jnp.floating):
+        if jnp.issubdtype(y.dtype, jnp.integer):
+            return jnp.power(x, y.astype(x.dtype))
+        return jnp.power(x, y.astype(x.dtype))
+    # Integer base, other exponent: compute wide, return the base's type (as ONNX does).
+    return jnp.power(x.astype(jnp.float64 if jax.config.jax_enable_x64 else jnp.float32), y).astype(x.dtype)
+
+
+@T.op("BitShift", 11, 28)
+def bit_shift(n, x, y):
+    y = jnp.asarray(y).astype(jnp.asarray(x).dtype)
+    return jnp.left_shift(x, y) if n.attr("direction") == "LEFT" else jnp.right_shift(x, y)
+
+
+@T.op("And", 7)
+def and_(n, a, b):
+    return jnp.logical_and(a, b)
+
+
+@T.op("Or", 7)
+def or_(n, a, b):
+    return jnp.logical_or(a, b)
+
+
+@T.op("Xor", 7)
+def xor(n, a, b):
+    return jnp.logical_xor(a, b)
+
+
+@T.op("BitwiseAnd", 18)
+def bitwise_and(n, a, b):
+    return jnp.bitwise_and(a, b)
+
+
+@T.op("BitwiseOr", 18)
+def bitwise_or(n, a, b):
+    return jnp.bitwise_or(a, b)
+
+
+@T.op("BitwiseXor", 18)
+def bitwise_xor(n, a, b):
+    return jnp.bitwise_xor(a, b)
+
+
+@T.op("Equal", 7, 11, 13, 19)
+def equal(n, a, b):
+    return jnp.equal(a, b)
+
+
+@T.op("Less", 7, 9, 13)
+def less(n, a, b):
+    return jnp.less(a, b)
+
+
+@T.op("LessOrEqual", 12, 16)
+def less_equal(n, a, b):
+    return jnp.less_equal(a, b)
+
+
+@T.op("Greater", 7, 9, 13)
+def greater(n, a, b):
+    return jnp.greater(a, b)
+
+
+@T.op("GreaterOrEqual", 12, 16)
+def greater_equal(n, a, b):
+    return jnp.greater_equal(a, b)
+
+
+# Max/Min/Sum/Mean-6 do not broadcast; broadcasting is a superset, so one kernel serves all.
+@T.op("Max", 6, 8, 12, 13)
+def max_(n, *xs):
+    out = xs[0]
+    for x in xs[1:]:
+        out = jnp.maximum(out, x)
+    return jnp.asarray(out)
+
+
+@T.op("Min", 6, 8, 12, 13)
+def min_(n, *xs):
+    out = xs[0]
+    for x in xs[1:]:
+        out = jnp.minimum(out, x)
+    return jnp.asarray(out)
+
+
+@T.op("Sum", 6, 8, 13)
+def sum_(n, *xs):
+    out = xs[0]
+    for x in xs[1:]:
+        out = jnp.add(out, x)
+    return jnp.asarray(out)
+
+
+@T.op("Mean", 6, 8, 13)
+def mean(n, *xs):
+    return sum_(n, *xs) / len(xs)
+
+
+@T.op("Where", 9, 16)
+def where(n, cond, x, y):
+    return jnp.where(cond, x, y)
+
+
+@T.op("Identity", 1, 13, 14, 16, 19, 21, 23, 24, 25)
+def identity(n, x):
+    return x
+
+
+@T.op("Clip", 6)
+def clip_6(n, x):
+    lo, hi = n.attr("min", -np.inf), n.attr("max", np.inf)
+    return jnp.minimum(jnp.maximum(x, jnp.asarray(lo, x.dtype)), jnp.asarray(hi, x.dtype))
+
+
+@T.op("Clip", 11, 12, 13)
+def clip_11(n, x, lo=None, hi=None):
+    # min > max gives max everywhere, as the spec says: apply max after min.
+    if lo is not None:
+        x = jnp.maximum(x, jnp.asarray(lo).astype(x.dtype))
+    if hi is not None:
+        x = jnp.minimum(x, jnp.asarray(hi).astype(x.dtype))
+    return jnp.asarray(x)
+
+
+_FLOAT8_MAX = {"float8_e4m3fn": 448.0, "float8_e4m3fnuz": 240.0, "float8_e5m2": 57344.0, "float8_e5m2fnuz": 57344.0}
+
+
+def _to_e8m0(x, saturate: bool, round_mode: str):
+    """float32 -> float8_e8m0fnu (a bare exponent) by bit manipulation, as ONNX defines it."""
+    bits = lax.bitcast_convert_type(jnp.asarray(x, jnp.float32), jnp.uint32)
+    exponent = ((bits >> 23) & 0xFF).astype(jnp.int32)
+    special = exponent == 0xFF
+    if round_mode == "nearest":
+        g, r = (bits & 0x400000) > 0, (bits & 0x200000) > 0
+        sticky = (bits & 0x1FFFFF) > 0
+        up = g & (r | sticky | (exponent > 0))
+    elif round_mode == "up":
+        up = (bits & 0x7FFFFF) > 0
+    else:
+        up = jnp.zeros(bits.shape, bool)
+    up = up & ~special
+    if saturate:
+        up = up & (exponent != 0xFE)
+    out = jnp.where(special, 0xFF, exponent + up.astype(jnp.int32)).astype(jnp.uint8)
+    return lax.bitcast_convert_type(out, jnp.float8_e8m0fnu)
+
+
+def cast_to(x, dtype: np.dtype, saturate: bool = True, round_mode: str = "up"):
+    x = jnp.asarray(x)
+    target = jax_dtype(dtype)
+    if target.name == "float8_e8m0fnu" and jnp.issubdtype(x.dtype, jnp.floating):
+        return _to_e8m0(x, saturate, round_mode)
+    if saturate and target.name in _FLOAT8_MAX and jnp.issubdtype(x.dtype, jnp.floating):
+        m = _FLOAT8_MAX[target.name]
+        x = jnp.where(jnp.isnan(x), x, jnp.clip(x, -m, m))
+    if target == np.bool_:
+        return x != 0
+    bits = _SUB_BYTE.get(target.name)
+    if bits is not None and not jnp.issubdtype(x.dtype, jnp.integer):
+        # Sub-byte integers wrap around like ONNX (and C) integer narrowing: -9 -> int4 7.
+        v = jnp.trunc(x).astype(jnp.int32)
+        span = 1 << bits
+        v = jnp.mod(v, span)
+        if target.name.startswith("int"):
+            v = jnp.where(v >= span // 2, v - span, v)
+        return v.astype(target)
+    return x.astype(target)
+
+
+_SUB_BYTE = {"int4": 4, "uint4": 4, "int2": 2, "uint2": 2}
+
+
+@T.op("Cast", 6, 9, 13)
+def cast(n, x):
+    return cast_to(x, np_dtype(n.attr("to")))
+
+
+@T.op("Cast", 19, 21, 23, 24, 25, 28)
+def cast_19(n, x):
+    return cast_to(x, np_dtype(n.attr("to")), bool(n.attr("saturate", 1)), n.attr("round_mode", "up"))
+
+
+@T.op("CastLike", 15)
+def cast_like(n, x, like):
+    return cast_to(x, like.dtype)
+
+
+@T.op("CastLike", 19, 21, 23, 24, 25)
+def cast_like_19(n, x, like):
+    return cast_to(x, like.dtype, bool(n.attr("saturate", 1)))

@@ -1,0 +1,224 @@
+"""Pooling and LRN, on ``lax.reduce_window`` so that every one is differentiable.
+
+Output sizes follow ONNX/PyTorch: ``floor`` (or ``ceil`` with ``ceil_mode``) of
+``(in + pads - dilated_kernel) / stride + 1``; in ceil mode a last window that would start in
+the end padding is dropped. The extra end padding ceil mode needs is never counted as padding
+by ``count_include_pad`` (as in onnxruntime and PyTorch).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from ..registry import OpTable
+from ._util import jax_dtype
+from .conv import same_pads
+
+T = OpTable()
+
+
+def _lowest(dtype):
+    return -jnp.inf if jnp.issubdtype(dtype, jnp.floating) else jnp.iinfo(dtype).min
+
+
+def pool_geometry(n, x, *, dilations_ok: bool = True, ceil_ok: bool = True):
+    """(kernel, strides, dilations, explicit pads, extra end pads for ceil mode)."""
+    nd = x.ndim - 2
+    kernel = list(n.attr("kernel_shape"))
+    strides = list(n.attr("strides", [1] * nd))
+    dilations = list(n.attr("dilations", [1] * nd)) if dilations_ok else [1] * nd
+    ceil = bool(n.attr("ceil_mode", 0)) if ceil_ok else False
+    auto = n.attr("auto_pad", "NOTSET")
+    spatial = x.shape[2:]
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        pads = [same_pads(spatial[i], kernel[i], strides[i], dilations[i], auto == "SAME_UPPER") for i in range(nd)]
+    elif auto == "VALID":
+        pads = [(0, 0)] * nd
+    else:
+        p = n.attr("pads", [0] * (2 * nd))
+        pads = [(p[i], p[i + nd]) for i in range(nd)]
+    extra = []
+    for i in range(nd):
+        eff = (kernel[i] - 1) * dilations[i] + 1
+        span = spatial[i] + pads[i][0] + pads[i][1] - eff
+        out = (math.ceil(span / strides[i]) if ceil else span // strides[i]) + 1
+        if ceil and (out - 1) * strides[i] >= spatial[i] + pads[i][0]:
+            out -= 1
+        extra.append(max((out - 1) * strides[i] + eff - (spatial[i] + pads[i][0] + pads[i][1]), 0))
+    return kernel, strides, dilations, pads, extra
+
+
+def _window(x, init, op, kernel, strides, dilations, padding):
+    return lax.reduce_window(
+        x,
+        np.array(init, x.dtype),  # a concrete init keeps lax on its differentiable monoid path
+        op,
+        window_dimensions=(1, 1, *kernel),
+        window_strides=(1, 1, *strides),
+        padding=((0, 0), (0, 0), *padding),
+        window_dilation=(1, 1, *dilations),
+    )
+
+
+def _max_pool(n, x, dilations_ok=True, ceil_ok=True):
+    kernel, strides, dilations, pads, extra = pool_geometry(n, x, dilations_ok=dilations_ok, ceil_ok=ceil_ok)
+    padding = [(b, e + x_) for (b, e), x_ in zip(pads, extra)]
+    if any(d > 1 for d in dilations):
+        y = _dilated_max(x, kernel, strides, dilations, padding)
+    else:
+        y = _window(x, _lowest(x.dtype), lax.max, kernel, strides, dilations, padding)
+    if not n.wants(1):
+        return y
+    return y, _argmax_indices(n, x, kernel, strides, dilations, padding)
+
+
+def _dilated_max(x, kernel, strides, dilations, padding):
+    """Max over a dilated window as a max of strided slices: JAX has no VJP for dilated
+    reduce_window max, while slices and elementwise maxima differentiate fine."""
+    xp = jnp.pad(x, ((0, 0), (0, 0), *padding), constant_values=_lowest(x.dtype))
+    out_sizes = [(xp.shape[2 + i] - ((k - 1) * d + 1)) // s + 1 for i, (k, d, s) in enumerate(zip(kernel, dilations, strides))]
+    y = None
+    for offsets in np.ndindex(*kernel):
+        start = (0, 0) + tuple(o * d for o, d in zip(offsets, dilations))
+        limit = x.shape[:2] + tuple(st + (m - 1) * s + 1 for st, m, s in zip(start[2:], out_sizes, strides))
+        part = lax.slice(xp, start, limit, (1, 1, *strides))
+        y = part if y is None else jnp.maximum(y, part)
+    return y
+
+
+def _argmax_indices(n, x, kernel, strides, dilations, padding):
+    """Flat input indices of the maxima (first on ties), row- or column-major per storage_order."""
+    shape = x.shape
+    itype = jax_dtype(np.int64)
+    if n.attr("storage_order", 0):
+        # Column-major over the spatial dims: for 2-D, n*C*H*W + c*H*W + w*H + h.
+        sp = shape[2:]
+        grids = jnp.meshgrid(*[jnp.arange(s, dtype=itype) for s in sp], indexing="ij")
+        flat = sum(g * math.prod(sp[:i]) for i, g in enumerate(grids))
+        base = jnp.arange(shape[0] * shape[1], dtype=itype).reshape(shape[:2] + (1,) * len(sp)) * math.prod(sp)
+        idx = base + flat
+    else:
+        idx = jnp.arange(math.prod(shape), dtype=itype).reshape(shape)
+
+    def pick(a, b):
+        (va, ia), (vb, ib) = a, b
+        take_b = (vb > va) | ((vb == va) & (ib < ia) & (ib >= 0)) | (ia < 0)
+        return jnp.where(take_b, vb, va), jnp.where(take_b, ib, ia)
+
+    _, out = lax.reduce_window(
+        (x, idx),
+        (jnp.asarray(_lowest(x.dtype), x.dtype), jnp.asarray(-1, idx.dtype)),
+        pick,
+        window_dimensions=(1, 1, *kernel),
+        window_strides=(1, 1, *strides),
+        padding=((0, 0), (0, 0), *padding),
+        window_dilation=(1, 1, *dilations),
+    )
+    return out
+
+
+@T.op("MaxPool", 1)
+def max_pool_1(n, x):
+    return _max_pool(n, x, dilations_ok=False, ceil_ok=False)
+
+
+@T.op("MaxPool", 8)
+def max_pool_8(n, x):
+    return _max_pool(n, x, dilations_ok=False, ceil_ok=False)
+
+
+@T.op("MaxPool", 10, 11, 12, 22)
+def max_pool_10(n, x):
+    return _max_pool(n, x)
+
+
+def _avg_pool(n, x, dilations_ok: bool, ceil_ok: bool):
+    kernel, strides, dilations, pads, extra = pool_geometry(n, x, dilations_ok=dilations_ok, ceil_ok=ceil_ok)
+    padding = [(b, e + x_) for (b, e), x_ in zip(pads, extra)]
+    total = _window(x, 0, lax.add, kernel, strides, dilations, padding)
+    ones = jnp.ones((1, 1) + x.shape[2:], x.dtype)
+    if n.attr("count_include_pad", 0):
+        ones = jnp.pad(ones, ((0, 0), (0, 0), *pads), constant_values=1)
+        count_pad = [(0, x_) for x_ in extra]
+    else:
+        count_pad = padding
+    count = _window(ones, 0, lax.add, kernel, strides, dilations, count_pad)
+    return total / count
+
+
+@T.op("AveragePool", 7)
+def average_pool_7(n, x):
+    return _avg_pool(n, x, dilations_ok=False, ceil_ok=False)
+
+
+@T.op("AveragePool", 10, 11)
+def average_pool_10(n, x):
+    return _avg_pool(n, x, dilations_ok=False, ceil_ok=True)
+
+
+@T.op("AveragePool", 19, 22)
+def average_pool_19(n, x):
+    return _avg_pool(n, x, dilations_ok=True, ceil_ok=True)
+
+
+def _lp_pool(n, x, dilations_ok: bool, ceil_ok: bool):
+    kernel, strides, dilations, pads, extra = pool_geometry(n, x, dilations_ok=dilations_ok, ceil_ok=ceil_ok)
+    padding = [(b, e + x_) for (b, e), x_ in zip(pads, extra)]
+    p = n.attr("p", 2)
+    s = _window(jnp.abs(x) ** p, 0, lax.add, kernel, strides, dilations, padding)
+    return s ** (1.0 / p)
+
+
+@T.op("LpPool", 2, 11)
+def lp_pool_2(n, x):
+    return _lp_pool(n, x, dilations_ok=False, ceil_ok=False)
+
+
+@T.op("LpPool", 18, 22)
+def lp_pool_18(n, x):
+    return _lp_pool(n, x, dilations_ok=True, ceil_ok=True)
+
+
+@T.op("GlobalAveragePool", 1, 22)
+def global_average_pool(n, x):
+    return jnp.mean(x, axis=tuple(range(2, x.ndim)), keepdims=True)
+
+
+@T.op("GlobalMaxPool", 1, 22)
+def global_max_pool(n, x):
+    return jnp.max(x, axis=tuple(range(2, x.ndim)), keepdims=True)
+
+
+@T.op("GlobalLpPool", 2, 22)
+def global_lp_pool(n, x):
+    p = n.attr("p", 2)
+    return jnp.sum(jnp.abs(x) ** p, axis=tuple(range(2, x.ndim)), keepdims=True) ** (1.0 / p)
+
+
+@T.op("LRN", 1, 13)
+def lrn(n, x):
+    size = n.attr("size")
+    alpha, beta, bias = n.attr("alpha", 1e-4), n.attr("beta", 0.75), n.attr("bias", 1.0)
+    window = (1, size) + (1,) * (x.ndim - 2)
+    pad = ((0, 0), ((size - 1) // 2, size - 1 - (size - 1) // 2)) + ((0, 0),) * (x.ndim - 2)
+    sq = lax.reduce_window(x * x, np.array(0, x.dtype), lax.add, window, (1,) * x.ndim, pad)
+    return x / (bias + (alpha / size) * sq) ** beta
+
+
+@T.op("MaxUnpool", 9, 11, 22, static=(2,))
+def max_unpool(n, x, indices, output_shape=None):
+    nd = x.ndim - 2
+    kernel = n.attr("kernel_shape")
+    strides = list(n.attr("strides", [1] * nd))
+    p = n.attr("pads", [0] * (2 * nd))
+    if output_shape is not None:
+        out_shape = tuple(int(v) for v in np.asarray(output_shape))
+    else:
+        sp = [(x.shape[2 + i] - 1) * strides[i] + kernel[i] - p[i] - p[i + nd] for i in range(nd)]
+        out_shape = tuple(x.shape[:2]) + tuple(sp)
+    flat = jnp.zeros((math.prod(out_shape),), x.dtype).at[indices.reshape(-1)].set(x.reshape(-1))
+    return flat.reshape(out_shape)

@@ -1,0 +1,169 @@
+"""The dreamjax Backend published under the ``dreamjax.backends`` entry point as ``onnx``.
+
+``dreamjax.load_model("net.onnx", mean=..., std=..., size=...)`` lands here. The model's
+``apply`` takes ``[B, H, W, 3]`` RGB images in ``[0, 1]``, applies the network's input
+normalisation, runs the converted graph in NCHW and returns the captured values NHWC.
+
+Options: ``mean``/``std`` (per channel, in [0, 1] units; default ImageNet), ``size`` (native
+input size when the graph leaves it open; default 224), ``pixel_scale`` (multiply images first,
+e.g. 255 for Caffe-era models), ``bgr`` (feed channels in BGR order).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from dreamjax.errors import DreamjaxError
+from dreamjax.model import InputSpec, LayerInfo
+
+from .convert import OnnxFunction, to_jax
+from .errors import OnnxGraphError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+DEFAULT_SIZE = 224
+MAX_NATIVE_SIDE = 16384
+# Sizes tried (smallest first) to find the smallest input the graph accepts.
+_PROBE_SIZES = (16, 32, 48, 64, 96, 128, 160, 192)
+
+
+@dataclass
+class OnnxDreamModel:
+    """An ONNX graph as a dreamjax DreamModel (see module docs)."""
+
+    name: str
+    params: Any
+    layers: tuple[LayerInfo, ...]
+    input_spec: InputSpec
+    logits_layer: str | None
+    class_names: tuple[str, ...] | None
+    fn: OnnxFunction = field(repr=False)
+    pixel_scale: float = 1.0
+    bgr: bool = False
+
+    def preprocess(self, images: jax.Array) -> jax.Array:
+        """``[B, H, W, 3]`` in [0, 1] -> the graph's normalised NCHW input."""
+        x = images * self.pixel_scale if self.pixel_scale != 1.0 else images
+        mean = jnp.asarray(self.input_spec.mean, x.dtype) * self.pixel_scale
+        std = jnp.asarray(self.input_spec.std, x.dtype) * self.pixel_scale
+        x = (x - mean) / std
+        if self.bgr:
+            x = x[..., ::-1]
+        return jnp.transpose(x, (0, 3, 1, 2))
+
+    def apply(self, params: Any, images: jax.Array, capture: Sequence[str]) -> dict[str, jax.Array]:
+        values = self.fn.capture(params, self.preprocess(images), names=list(capture))
+        return {k: (jnp.transpose(v, (0, 2, 3, 1)) if jnp.ndim(v) == 4 else jnp.asarray(v)) for k, v in values.items()}
+
+
+def _imagenet_classes() -> tuple[str, ...] | None:
+    try:
+        text = importlib.resources.files("dreamjax").joinpath("data/imagenet_classes.txt").read_text("utf-8")
+    except (FileNotFoundError, ModuleNotFoundError, OSError):
+        return None
+    names = tuple(line.strip() for line in text.splitlines() if line.strip())
+    return names if len(names) == 1000 else None
+
+
+def _native_size(fn: OnnxFunction, model_input_dims: list[Any], size: Any) -> tuple[int, int]:
+    if size is not None:
+        return (int(size), int(size)) if np.isscalar(size) else (int(size[0]), int(size[1]))
+    h, w = model_input_dims[2:4] if len(model_input_dims) == 4 else (None, None)
+    if isinstance(h, int) and isinstance(w, int) and h > 0 and w > 0:
+        if max(h, w) > MAX_NATIVE_SIDE:  # a crafted header, not a network anyone trained
+            raise DreamjaxError(f"the graph's input declares a {w}x{h} image, over {MAX_NATIVE_SIDE} pixels a side",
+                                "pass size=... if the model really takes such images")
+        return (h, w)
+    return (DEFAULT_SIZE, DEFAULT_SIZE)
+
+
+def _input_dims(model_graph_input) -> list[Any]:
+    dims = []
+    for d in model_graph_input.type.tensor_type.shape.dim:
+        dims.append(d.dim_value if d.HasField("dim_value") else (d.dim_param or None))
+    return dims
+
+
+def _trace_shapes(fn: OnnxFunction, params: Any, hw: tuple[int, int], names: Sequence[str]):
+    spec = jax.ShapeDtypeStruct((1, 3, *hw), jnp.float32)
+    return jax.eval_shape(lambda p, x: fn.capture(p, x, names=list(names)), params, spec)
+
+
+class OnnxBackend:
+    name = "onnx"
+
+    def available(self) -> list[str]:
+        return []
+
+    def accepts(self, ref: str) -> bool:
+        return str(ref).lower().endswith(".onnx")
+
+    def load(self, ref: str, **options: Any) -> OnnxDreamModel:
+        import onnx
+
+        from .load import load_onnx
+
+        unknown = set(options) - {"mean", "std", "size", "pixel_scale", "bgr"}
+        if unknown:
+            raise DreamjaxError(f"unknown option(s) for ONNX models: {sorted(unknown)}", "use mean, std, size, pixel_scale, bgr")
+        model = load_onnx(ref)
+        fn, params = to_jax(model)
+        if len(fn.inputs) != 1:
+            raise DreamjaxError(
+                f"{ref}: the graph takes {len(fn.inputs)} inputs {list(fn.inputs)}; an image model takes one",
+            )
+        graph_input = next(i for i in model.graph.input if i.name == fn.inputs[0])
+        dims = _input_dims(graph_input)
+        if len(dims) != 4 or dims[1] not in (3, None):
+            raise DreamjaxError(f"{ref}: input {fn.inputs[0]!r} has shape {dims}; expected [N, 3, H, W]")
+        hw = _native_size(fn, dims, options.get("size"))
+        try:
+            shapes = _trace_shapes(fn, params, hw, fn.values)
+        except DreamjaxError as exc:
+            raise DreamjaxError(f"{ref}: the graph does not run at {hw[0]}x{hw[1]}: {exc.message}", "pass size=...") from exc
+        layers = tuple(  # in execution order (fn.values), not the dict's sorted order
+            LayerInfo(name, int(s.shape[1]), (int(s.shape[2]), int(s.shape[3])), "feature map")
+            for name in fn.values
+            if len((s := shapes[name]).shape) == 4 and jnp.issubdtype(s.dtype, jnp.floating) and s.shape[0] == 1
+        )
+        logits = next(
+            (o for o in fn.outputs if tuple(shapes[o].shape) == (1, 1000) and jnp.issubdtype(shapes[o].dtype, jnp.floating)),
+            None,
+        )
+        mean = tuple(float(v) for v in options.get("mean", IMAGENET_MEAN))
+        std = tuple(float(v) for v in options.get("std", IMAGENET_STD))
+        return OnnxDreamModel(
+            name=Path(str(ref)).stem,
+            params=params,
+            layers=layers,
+            input_spec=InputSpec(hw, _min_size(fn, params, hw), mean, std),
+            logits_layer=logits,
+            class_names=_imagenet_classes() if logits else None,
+            fn=fn,
+            pixel_scale=float(options.get("pixel_scale", 1.0)),
+            bgr=bool(options.get("bgr", False)),
+        )
+
+
+def _min_size(fn: OnnxFunction, params: Any, native: tuple[int, int]) -> int:
+    """The smallest probed square size at which the whole graph still traces."""
+    for s in _PROBE_SIZES:
+        if s >= min(native):
+            break
+        try:
+            _trace_shapes(fn, params, (s, s), fn.outputs)
+        except (DreamjaxError, ValueError, TypeError, OnnxGraphError):
+            continue
+        return s
+    return min(native)
+
+
+backend = OnnxBackend()
