@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -23,19 +22,7 @@ from pathlib import Path
 from PIL import Image
 
 from dreamjax.image import sample_image_path
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{cpu}, {os.cpu_count()} cores, load {load:.1f}, Python {platform.python_version()}"
+from machine import cpu_name, load_note, versions  # benchmarks/machine.py (this script's folder)
 
 
 def peak_rss_of(command: list[str]) -> tuple[float, float, int]:
@@ -63,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layer", default="blocks.10")
     args = parser.parse_args(argv)
     tiles = args.tile or [1024]
-    print(f"machine: {machine()}")
+    print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, {load_note()}; {versions('jax', 'jaxlib')}")
     print(f"dream: efficientnet_lite0 at {args.layer}, {args.octaves} octaves x {args.steps} steps\n")
     print("| size | tile | peak RSS (GiB) | wall (s) |")
     print("|---|---|---|---|")

@@ -221,9 +221,10 @@ def test_cli_zoom_continues_refuses_other_settings_and_restarts(tiny_backend, tm
     out = tmp_path / "stream"
     base = ["zoom", str(photo), "-o", str(out), "-m", "tiny", "-l", "conv1", "--octaves", "1", "--steps", "2",
             "--jitter", "2", "--size", "48x40", "--shift", "1,-1", "--no-cache"]
-    assert main([*base, "--frames", "2", "--animation", "webp", "--keyframe", "1:conv2", "--keyframe", "1:conv0:0.5"]) == 0
-    assert "keyframes" in json.loads((out / "zoom.json").read_text())["settings"]
-    base += ["--keyframe", "1:conv2", "--keyframe", "1:conv0:0.5"]
+    assert main([*base, "--frames", "2", "--animation", "webp", "--keyframe", "1:conv2", "--keyframe", "1:class=b:0.5"]) == 0
+    keyframes = json.loads((out / "zoom.json").read_text())["settings"]["keyframes"]
+    assert [t["type"] for t in keyframes["1"]] == ["LayerEnergy", "ClassLogit"]
+    base += ["--keyframe", "1:conv2", "--keyframe", "1:class=b:0.5"]
     assert sorted(p.name for p in out.iterdir()) == ["frame_00000.png", "frame_00001.png", "zoom.json", "zoom.webp"]
     assert load_frame(out, 0).shape == (40, 48, 3)
     capsys.readouterr()
@@ -238,7 +239,7 @@ def test_cli_zoom_continues_refuses_other_settings_and_restarts(tiny_backend, tm
 
 @pytest.mark.parametrize("args,message", [
     (["--shift", "1"], "DX,DY"), (["--size", "big"], "WIDTHxHEIGHT"), (["--animation", "avi"], "unknown animation"),
-    (["--frames", "0"], "at least 1"), (["--zoom", "-1"], "positive"), (["--keyframe", "x:conv1"], "FRAME:LAYER"),
+    (["--frames", "0"], "at least 1"), (["--zoom", "-1"], "positive"), (["--keyframe", "x:conv1"], "FRAME:TERMS"), (["--objective", "conv1["], "objective"),
 ])
 def test_cli_zoom_bad_options(args, message, capsys):
     from dreamjax.cli import main

@@ -16,10 +16,11 @@ from .. import zoom as zoomlib
 from ..backends import load_model
 from ..cache import disable_compilation_cache, ensure_compilation_cache
 from ..engine import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, DreamConfig
-from ..objectives import layer_objective
+from ..objectives import build_objective, layer_objective
 from ..tiling import TileConfig
 from ..zoo import DEFAULT_MODEL
-from .options import float_between, int_between, layer_weight, non_negative_int, positive_float, positive_int
+from .options import float_between, int_between, layer_weight, non_negative_int, objective_text, positive_float, positive_int
+from .settings import objective_terms
 
 
 def pair_of_floats(text: str) -> tuple[float, float]:
@@ -44,16 +45,16 @@ def frame_size(text: str) -> tuple[int, int]:
     return size
 
 
-def keyframe(text: str) -> tuple[int, tuple[str, float]]:
-    """``FRAME:LAYER[:WEIGHT]``: from frame FRAME on, dream at LAYER."""
+def keyframe(text: str) -> tuple[int, tuple]:
+    """``FRAME:TERMS``: from frame FRAME on, dream at these objective terms (e.g. ``40:stage6``)."""
     frame, sep, rest = text.partition(":")
     try:
         index = int(frame)
     except ValueError:
         index = -1
     if not sep or index < 0 or not rest:
-        raise argparse.ArgumentTypeError(f"expected FRAME:LAYER[:WEIGHT] with FRAME >= 0, got {text!r}")
-    return index, layer_weight(rest)
+        raise argparse.ArgumentTypeError(f"expected FRAME:TERMS (e.g. 40:stage6 or 40:class=daisy) with FRAME >= 0, got {text!r}")
+    return index, objective_text(rest)
 
 
 def animation_kind(text: str) -> str:
@@ -79,9 +80,13 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"zoo name or .onnx path (default {DEFAULT_MODEL})")
     p.add_argument("-l", "--layer", action="append", type=layer_weight, metavar="NAME[:WEIGHT]",
                    help="layer to amplify; repeat for several (see `dreamjax layers MODEL`)")
-    p.add_argument("--keyframe", action="append", type=keyframe, metavar="FRAME:LAYER[:WEIGHT]",
-                   help="from frame FRAME on, dream at LAYER instead (repeat: a layer schedule; several at one "
-                        "FRAME add up)")
+    p.add_argument("--objective", action="append", type=objective_text, metavar="TERMS",
+                   help="what to amplify, as in `dreamjax dream --help` (e.g. 'blocks.5:1.0,class=daisy:0.5')")
+    p.add_argument("--class", dest="classes", action="append", metavar="NAME", help="amplify an ImageNet class")
+    p.add_argument("--guide", action="append", metavar="IMAGE", help="amplify what the default layer sees in IMAGE")
+    p.add_argument("--keyframe", action="append", type=keyframe, metavar="FRAME:TERMS",
+                   help="from frame FRAME on, amplify TERMS instead (e.g. 40:stage6, 80:class=daisy); repeat "
+                        "for a schedule")
     p.add_argument("--octaves", type=int_between(1, MAX_OCTAVES), default=2, help="octaves per frame (default 2)")
     p.add_argument("--octave-scale", type=float_between(1.0, MAX_OCTAVE_SCALE), default=1.4)
     p.add_argument("--steps", type=int_between(1, MAX_STEPS), default=5, help="ascent steps per octave and frame (default 5)")
@@ -128,18 +133,19 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
     with console.status(f"loading {args.model}"):
         model = load_model(args.model)
-        objective = layer_objective(model, dict(args.layer) if args.layer else None)
-        schedule: dict[int, dict[str, float]] = {}
-        for frame, (layer, weight) in args.keyframe or []:
-            schedule.setdefault(frame, {})[layer] = weight
-        keyframes = {frame: layer_objective(model, layers) for frame, layers in schedule.items()}
+        terms = objective_terms(vars(args))
+        objective = build_objective(model, terms) if terms else layer_objective(model)
+        schedule: dict[int, list] = {}
+        for frame, frame_terms in args.keyframe or []:
+            schedule.setdefault(frame, []).extend(frame_terms)  # several at one frame add up
+        keyframes = {frame: build_objective(model, frame_terms) for frame, frame_terms in schedule.items()}
     settings = zoomlib.stream_settings(model, objective, config, motion, start, keyframes)
     done = zoomlib.prepare_folder(outdir, settings, restart=args.restart, force=args.force)
     height, width = start.shape[:2]
     if done:
         console.print(f"continuing [bold]{outdir}[/] after frame {done - 1} ({done} of {args.frames} done)", highlight=False)
     console.print(f"zooming [bold]{source.name}[/] ({width}x{height}) with {model.name} at "
-                  f"{', '.join(objective.layers)}: {args.frames} frames into {outdir}", highlight=False)
+                  f"{objective.describe()}: {args.frames} frames into {outdir}", highlight=False)
 
     started = time.perf_counter()
     with Progress(TextColumn("frames"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
