@@ -21,16 +21,17 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def _median_time(fn, repeats: int) -> float:
+def _time(fn, repeats: int) -> tuple[float, float]:
+    """(best, median) seconds per call; the best is the least disturbed by a shared machine."""
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return min(times), statistics.median(times)
 
 
-def bench_jax(impl: str, layer: str, x: np.ndarray, repeats: int) -> tuple[float, float]:
+def bench_jax(impl: str, layer: str, x: np.ndarray, repeats: int) -> tuple[float, tuple[float, float]]:
     from dreamjax.zoo import efficientnet_lite
 
     m = efficientnet_lite.load("lite0", depthwise=impl)
@@ -45,10 +46,10 @@ def bench_jax(impl: str, layer: str, x: np.ndarray, repeats: int) -> tuple[float
     compile_s = time.perf_counter() - t
     for _ in range(2):
         step(xj).block_until_ready()
-    return compile_s, _median_time(lambda: step(xj).block_until_ready(), repeats)
+    return compile_s, _time(lambda: step(xj).block_until_ready(), repeats)
 
 
-def bench_torch(layer: str, x: np.ndarray, repeats: int) -> float:
+def bench_torch(layer: str, x: np.ndarray, repeats: int) -> tuple[float, float]:
     import torch
     from efficientnet_lite_pytorch import EfficientNet
 
@@ -75,7 +76,7 @@ def bench_torch(layer: str, x: np.ndarray, repeats: int) -> float:
 
     for _ in range(2):
         step()
-    return _median_time(step, repeats)
+    return _time(step, repeats)
 
 
 def main() -> None:
@@ -85,15 +86,21 @@ def main() -> None:
     ap.add_argument("--layer", default="blocks.8")
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--impls", default="taps,taps_vjp,conv")
+    ap.add_argument("--torch-threads", type=int, default=0, help="torch.set_num_threads (0: torch's default)")
     args = ap.parse_args()
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     x = np.random.default_rng(0).random((args.batch, args.size, args.size, 3), dtype=np.float32)
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cpus, load {os.getloadavg()[0]:.2f}")
     print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}; input {x.shape}, layer {args.layer}")
-    torch_s = bench_torch(args.layer, x, args.repeats)
-    print(f"{'pytorch eager':>14}: {torch_s * 1e3:8.1f} ms/step")
+    print(f"{'':>14}  best ms  median ms  speed vs pytorch (best)")
+    torch_best, torch_med = bench_torch(args.layer, x, args.repeats)
+    print(f"{'pytorch eager':>14}: {torch_best * 1e3:8.1f} {torch_med * 1e3:9.1f}")
     for impl in args.impls.split(","):
-        compile_s, s = bench_jax(impl, args.layer, x, args.repeats)
-        print(f"{impl:>14}: {s * 1e3:8.1f} ms/step ({torch_s / s:.2f}x pytorch), compile {compile_s:.1f} s")
+        compile_s, (best, med) = bench_jax(impl, args.layer, x, args.repeats)
+        print(f"{impl:>14}: {best * 1e3:8.1f} {med * 1e3:9.1f}  {torch_best / best:.2f}x   (compile {compile_s:.1f} s)")
     print(f"load after: {os.getloadavg()[0]:.2f}")
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from .atomic import atomic_path, write_bytes_atomic
+from .atomic import atomic_path, clean_stale_parts, write_bytes_atomic
 from .engine import DreamConfig, DreamStats, dreamer_for
 from .errors import DreamjaxError
 from .image import load_image, to_uint8
@@ -148,12 +148,6 @@ def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def _remove_partial_files(outdir: Path) -> None:
-    """Leftovers of a process killed while writing (atomic_path's temporary files)."""
-    for leftover in outdir.glob(".frame_*.part.png"):
-        leftover.unlink(missing_ok=True)
-
-
 def _remove_frames(outdir: Path) -> None:
     for path in outdir.iterdir():
         if FRAME_RE.fullmatch(path.name):
@@ -170,7 +164,7 @@ def prepare_folder(outdir: Path, settings: dict, *, restart: bool = False, force
     outdir.mkdir(parents=True, exist_ok=True)
     if not outdir.is_dir():
         raise DreamjaxError(f"output folder {str(outdir)!r} is not a folder")
-    _remove_partial_files(outdir)
+    clean_stale_parts(outdir)  # frames half-written by a killed run
     manifest_path = outdir / MANIFEST
     if restart:
         _remove_frames(outdir)

@@ -12,7 +12,6 @@ of a small frame size, so the whole folder stays small.
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 import time
@@ -30,11 +29,12 @@ from dreamjax.cache import ensure_compilation_cache
 from dreamjax.engine import DreamConfig, dreamer_for
 from dreamjax.model import DreamModel
 from dreamjax.objectives import Objective, class_objective, guide_objective, layer_objective
+from dreamjax.regularisers import Regularisers
 from dreamjax.zoom import Motion, write_animation, zoom
 
 MODEL = "efficientnet_lite0"
 OUT = Path(__file__).resolve().parent.parent / "docs" / "gallery"
-GALLERY_WIDTH = 450
+GALLERY_WIDTH = 400
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class Entry:
     objective: Callable[[DreamModel], Objective]
     config: DreamConfig = field(default_factory=DreamConfig)
     how: str = ""  # the same picture from the command line
+    scale: float = 1.0  # resize the photo first
 
 
 def _photo(name: str) -> np.ndarray:
@@ -53,27 +54,30 @@ def _photo(name: str) -> np.ndarray:
 
 GALLERY = (
     Entry("chelsea_low", "chelsea.png", "low layer (`stage2`): strokes and fine texture",
-          lambda m: layer_objective(m, ["stage2"]), DreamConfig(octaves=4, octave_scale=1.3, steps=12, step_size=0.008),
-          "dreamjax dream -l stage2 --octave-scale 1.3 --steps 12 --step-size 0.008"),
-    Entry("chelsea_high", "chelsea.png", "high layer (`stage6`): eyes, faces and animal parts",
-          lambda m: layer_objective(m, ["stage6"]), DreamConfig(octaves=5, octave_scale=1.4, steps=12, step_size=0.012),
-          "dreamjax dream -l stage6 --octaves 5 --steps 12 --step-size 0.012"),
-    Entry("coffee_class", "coffee.png", "class objective: `--class 'jellyfish'`",
-          lambda m: class_objective(m, "jellyfish"), DreamConfig(octaves=4, octave_scale=1.4, steps=12, step_size=0.012),
-          "dreamjax dream dreamjax/data/coffee.png --class jellyfish --steps 12 --step-size 0.012"),
-    Entry("chelsea_guided", "chelsea.png", "guided by the coffee photo (`--guide coffee.png`, layer `blocks.9`)",
+          lambda m: layer_objective(m, ["stage2"]), DreamConfig(octaves=4, octave_scale=1.3, steps=10, step_size=0.006),
+          "dreamjax dream -l stage2 --octave-scale 1.3 --steps 10 --step-size 0.006"),
+    # Deep layers see whole objects: at twice the size the photo has room for them.
+    Entry("chelsea_high", "chelsea.png", "high layer (`stage6`, photo at 2x): eyes, fur, faces",
+          lambda m: layer_objective(m, ["stage6"]),
+          DreamConfig(octaves=5, octave_scale=1.4, steps=12, step_size=0.012, regularisers=Regularisers(laplacian_levels=4)),
+          "dreamjax dream chelsea_2x.png -l stage6 --octaves 5 --steps 12 --step-size 0.012 --laplacian 4", scale=2.0),
+    Entry("coffee_class", "coffee.png", "class objective (`--class daisy`)",
+          lambda m: class_objective(m, "daisy"),
+          DreamConfig(octaves=4, octave_scale=1.4, steps=20, step_size=0.01, regularisers=Regularisers(laplacian_levels=4)),
+          "dreamjax dream dreamjax/data/coffee.png --class daisy --steps 20 --laplacian 4"),
+    Entry("chelsea_guided", "chelsea.png", "guided by the coffee photo (`blocks.9`)",
           lambda m: guide_objective(m, _photo("coffee.png"), "blocks.9", label="coffee.png"),
-          DreamConfig(octaves=4, octave_scale=1.4, steps=12, step_size=0.012),
-          "dreamjax dream --guide dreamjax/data/coffee.png --steps 12 --step-size 0.012"),
+          DreamConfig(octaves=4, octave_scale=1.4, steps=10, step_size=0.008),
+          "dreamjax dream --objective 'guide=dreamjax/data/coffee.png@blocks.9' --steps 10 --step-size 0.008"),
 )
-ZOOM_FRAMES = 36
+ZOOM_FRAMES = 30
 ZOOM_SIZE = (240, 160)
-ZOOM_CONFIG = DreamConfig(octaves=2, octave_scale=1.4, steps=5, step_size=0.015, jitter=16)
+ZOOM_CONFIG = DreamConfig(octaves=2, octave_scale=1.4, steps=4, step_size=0.008, jitter=16)
 ZOOM_MOTION = Motion(zoom=1.04, rotate=0.5)
 ZOOM_LAYER = "blocks.9"
 ZOOM_HOW = (f"dreamjax zoom --size {ZOOM_SIZE[0]}x{ZOOM_SIZE[1]} -l {ZOOM_LAYER} --frames {ZOOM_FRAMES} "
             f"--zoom {ZOOM_MOTION.zoom} --rotate {ZOOM_MOTION.rotate} --octaves {ZOOM_CONFIG.octaves} "
-            f"--steps {ZOOM_CONFIG.steps} --step-size {ZOOM_CONFIG.step_size} --jitter {ZOOM_CONFIG.jitter}")
+            f"--steps {ZOOM_CONFIG.steps} --step-size {ZOOM_CONFIG.step_size} --jitter {ZOOM_CONFIG.jitter} --fps 10")
 
 
 def save_small(path: Path, picture: np.ndarray) -> None:
@@ -86,6 +90,9 @@ def save_small(path: Path, picture: np.ndarray) -> None:
 
 def render_entry(model: DreamModel, entry: Entry, out: Path) -> None:
     picture = _photo(entry.photo)
+    if entry.scale != 1.0:
+        size = (round(picture.shape[1] * entry.scale), round(picture.shape[0] * entry.scale))
+        picture = np.asarray(imageio.to_pil(picture).resize(size, Image.Resampling.LANCZOS), np.float32) / 255.0
     t0 = time.perf_counter()
     dreamed, stats = dreamer_for(model).run(picture[None], entry.objective(model), entry.config)
     save_small(out / f"{entry.name}.png", dreamed[0])
@@ -99,7 +106,6 @@ def render_zoom(model: DreamModel, out: Path) -> None:
         zoom(model, start, frames, ZOOM_FRAMES, objective=layer_objective(model, [ZOOM_LAYER]),
              config=ZOOM_CONFIG, motion=ZOOM_MOTION)
         write_animation(frames, out / "zoom.gif", ZOOM_FRAMES, fps=10)
-        shutil.copyfile(Path(frames) / f"frame_{ZOOM_FRAMES - 1:05d}.png", out / "zoom_last_frame.png")
     print(f"zoom: {time.perf_counter() - t0:.0f} s", flush=True)
 
 

@@ -48,15 +48,20 @@ def test_lite0_presets_are_valid_objectives_and_options(lite0):
         build_objective(lite0, preset.objective)
     first = lambda name: parse_objective(presets[name].objective)[0].layer  # noqa: E731
     assert depth[first("strokes")] < depth[first("ornaments")] < depth[first("objects")]
+    assert depth["stage4"] < depth[first("eyes")] < depth["stage5"] < depth[first("objects")] < depth["stage6"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", ["efficientnet_lite1", "efficientnet_lite2"])
 def test_lite1_and_lite2_presets_build(variant):
     model = load_model(variant)
-    assert PRESETS[variant] is PRESETS["efficientnet_lite0"]
-    for preset in presets_for(model).values():
+    depth = {layer.name: i for i, layer in enumerate(model.layers)}
+    presets = presets_for(model)
+    assert presets == {p.name: p for p in PRESETS[variant]}
+    for preset in presets.values():
         build_objective(model, preset.objective)
+    # The same looks sit at the same places in the deeper variants' stages.
+    assert depth["stage4"] < depth[presets["eyes"].objective] < depth["stage5"] < depth[presets["objects"].objective] < depth["stage6"]
 
 
 def _logits(model, image):

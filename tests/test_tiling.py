@@ -96,3 +96,17 @@ def test_tiles_of_a_batch_share_the_batch_axis(tiny, rng):
     batch = dream(tiny, pictures, "conv1", **settings)
     for i in range(3):
         np.testing.assert_allclose(batch[i], dream(tiny, pictures[i], "conv1", **settings), atol=2e-5)
+
+
+@pytest.mark.slow  # compiles EfficientNet-Lite0 for two image programs and a tile program
+def test_tiled_dream_with_the_real_model_matches_the_whole_image(cat_image):
+    from dreamjax.backends import load_model
+
+    model = load_model("efficientnet_lite0")
+    picture = np.asarray(cat_image[:288, :448])  # multiples of the network's stride, 32
+    settings = dict(octaves=1, steps=3, jitter=0, step_size=0.01)
+    whole = dream(model, picture, "blocks.6", tiles=TileConfig(size=0), **settings)
+    tiled = dream(model, picture, "blocks.6", tiles=TileConfig(size=256, halo=32), **settings)
+    change = np.abs(whole - picture).mean()
+    # The network reaches further than the halo, so seams differ a little; the picture doesn't.
+    assert change > 0.01 and np.abs(tiled - whole).mean() < 0.1 * change

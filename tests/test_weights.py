@@ -7,6 +7,7 @@ import os
 import pickle
 import pickletools
 import struct
+import zipfile
 
 import numpy as np
 import pytest
@@ -161,3 +162,17 @@ def test_tensor_reaching_past_its_storage_is_refused(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(CheckpointError, match="cannot read checkpoint"):
         read_torch_checkpoint(tmp_path / "nope.pth")
+
+
+def test_zip_storage_of_the_wrong_size_is_refused(tmp_path):
+    raw = zip_checkpoint({"w": np.ones((2, 3), np.float32)})
+    src = zipfile.ZipFile(io.BytesIO(raw))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if "/data/" in info.filename:
+                data += b"\0" * 4
+            dst.writestr(info.filename, data)
+    with pytest.raises(CheckpointError, match="has 40 bytes, the tensors expect 36"):
+        read_torch_checkpoint(_write(tmp_path, out.getvalue()))

@@ -112,7 +112,11 @@ def test_frames_not_made_by_zoom_are_not_taken_over(tiny, start, tmp_path):
 
 
 def test_leftover_partial_files_are_removed(tiny, start, tmp_path):
-    leftover = tmp_path / ".frame_00000.png.abc123.part.png"
+    from dreamjax.atomic import _host
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a process id that no longer runs, as after a kill
+    leftover = tmp_path / f".frame_00000.png.{_host()}-{gone.pid}.abc123.part.png"
     leftover.write_bytes(b"half a png")
     zoom(tiny, start, tmp_path, 1, config=FAST)
     assert not leftover.exists() and frame_path(tmp_path, 0).is_file()

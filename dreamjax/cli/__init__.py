@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from ..errors import DreamjaxError
 
-SUBCOMMANDS = ("dream", "zoom", "models", "layers", "presets")
+SUBCOMMANDS = ("dream", "zoom", "models", "layers", "presets", "convert", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from .. import image as imageio
 from .. import objective_syntax
 from ..backends import load_model
+from ..batch import is_many
 from ..cache import disable_compilation_cache, ensure_compilation_cache
 from ..engine import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, SEED_RANGE, DreamConfig, dreamer_for
 from ..errors import DreamjaxError
@@ -21,6 +22,7 @@ from ..regularisers import MAX_LAPLACIAN_LEVELS, Regularisers
 from ..start import colour_image, noise_image
 from ..tiling import TileConfig
 from ..zoo import DEFAULT_MODEL
+from . import dream_many
 from .options import (
     colour_text,
     float_between,
@@ -48,8 +50,8 @@ option names, e.g. step_size = 0.02, objective as text or [[objective]] tables),
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("dream", help="dream on an image", description="Run DeepDream on an image and write the result.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("image", nargs="?", help="input image (default: the bundled cat photo)")
-    p.add_argument("-o", "--output", help="output image (default: <input name>_dream.png here)")
+    p.add_argument("image", nargs="?", help="input image, or a folder or glob of many (default: the bundled cat photo)")
+    p.add_argument("-o", "--output", help="output image, or folder for many (default: <input name>_dream.png here)")
     p.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"zoo name or .onnx path (default {DEFAULT_MODEL})")
     p.add_argument("-l", "--layer", action="append", type=layer_weight, metavar="NAME[:WEIGHT]",
                    help="layer to amplify; repeat for several (see `dreamjax layers MODEL`)")
@@ -59,11 +61,11 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--step-size", type=positive_float, default=0.01)
     p.add_argument("--jitter", type=int_between(0, MAX_JITTER), default=32, help="max random shift in pixels")
     p.add_argument("--seed", type=int_between(*SEED_RANGE), default=0)
+    p.add_argument("--tile", type=non_negative_int, default=TileConfig.size, metavar="SIZE",
+                   help=f"octaves with a side over SIZE run in tiles of SIZE (default {TileConfig.size}; 0: never)")
     p.add_argument("--max-pixels", type=positive_int, default=imageio.DEFAULT_MAX_PIXELS,
                    help="refuse bigger input images (decompression-bomb guard)")
     p.add_argument("--no-cache", action="store_true", help="don't use the persistent compilation cache")
-    p.add_argument("--tile", type=non_negative_int, default=TileConfig.size, metavar="SIZE",
-                   help=f"octaves with a side over SIZE run in tiles of SIZE (default {TileConfig.size}; 0: never)")
     steer = p.add_argument_group("steering")
     steer.add_argument("--objective", action="append", type=objective_text, metavar="TERMS",
                        help="what to amplify, e.g. 'blocks.5:1.0,blocks.3[12]:0.5,class=tabby cat:2' (grammar below)")
@@ -87,12 +89,28 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                      help=f"Laplacian-pyramid gradient normalisation over LEVELS bands (0-{MAX_LAPLACIAN_LEVELS}; 4 is classic)")
     reg.add_argument("--decorrelate-colour", "--decorrelate-color", dest="decorrelate_colour", action="store_true",
                      help="take steps in decorrelated colour space (as Lucid)")
+    dream_many.add_options(p)
     defer_defaults(p)
     return p
 
 
+def prepare(args: argparse.Namespace, first: dict):
+    """Model, preset, settings, DreamConfig and Objective from the options (one image or many)."""
+    model = load_model(first["model"])
+    preset = get_preset(model, first["preset"]) if first["preset"] else None
+    s = resolve(args, dict(preset.settings) if preset else None)
+    regularisers = Regularisers(s["tv"], s["blur"], s["laplacian"], bool(s["decorrelate_colour"]))
+    config = DreamConfig(s["octaves"], s["octave_scale"], s["steps"], s["step_size"], s["jitter"], s["seed"],
+                         TileConfig(size=s["tile"]), regularisers)
+    terms = objective_terms(s) or (objective_syntax.parse_objective(preset.objective) if preset else ())
+    objective = build_objective(model, terms or [objective_syntax.LayerTerm(default_layer(model))])
+    return model, preset, s, config, objective
+
+
 def run(args: argparse.Namespace, console: Console) -> int:
     first = resolve(args)  # settings before the preset: which model, which preset
+    if first["image"] and is_many(first["image"]):
+        return dream_many.run(args, first, console, prepare)
     if first["image"] and (first["from_noise"] or first["from_colour"]):
         raise DreamjaxError("give an input image or --from-noise/--from-colour, not both")
     if first["from_noise"] and first["from_colour"]:
@@ -109,14 +127,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         ensure_compilation_cache()
 
     with console.status(f"loading {first['model']}"):
-        model = load_model(first["model"])
-        preset = get_preset(model, first["preset"]) if first["preset"] else None
-        s = resolve(args, dict(preset.settings) if preset else None)
-        regularisers = Regularisers(s["tv"], s["blur"], s["laplacian"], bool(s["decorrelate_colour"]))
-        config = DreamConfig(s["octaves"], s["octave_scale"], s["steps"], s["step_size"], s["jitter"], s["seed"], regularisers,
-                             TileConfig(size=s["tile"]))
-        terms = objective_terms(s) or (objective_syntax.parse_objective(preset.objective) if preset else ())
-        objective = build_objective(model, terms or [objective_syntax.LayerTerm(default_layer(model))])
+        model, preset, s, config, objective = prepare(args, first)
     if synthetic == "noise":
         picture, name = noise_image(s["size"], seed=s["seed"]), "noise"
     elif synthetic:
@@ -135,7 +146,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             bar.update(task, total=n * config.steps, completed=(i + 1) * config.steps,
                        description=f"octave {min(i + 2, n)}/{n}")
 
-        dreamed, stats = dreamer_for(model).run(picture[None], objective, config, on_octave)
+        dreamed, stats = dreamer_for(model).run(picture[None], objective, config, on_octave, devices=s["devices"])
     imageio.save_image(output, dreamed[0])
     total = time.perf_counter() - started
     console.print(
@@ -143,5 +154,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
         f"({stats.programs_compiled} programs, {stats.programs_from_disk} from cache), ascent {stats.run_seconds:.1f} s, "
         f"{stats.steps_per_second:.2f} steps/s",
         highlight=False,
+        soft_wrap=True,
     )
     return 0

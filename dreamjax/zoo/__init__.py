@@ -12,16 +12,16 @@ from ..model import DreamModel
 DEFAULT_MODEL = "efficientnet_lite0"
 
 
-def _efficientnet_lite(variant: str) -> Callable[[], DreamModel]:
-    def build() -> DreamModel:
+def _efficientnet_lite(variant: str) -> Callable[..., DreamModel]:
+    def build(**options: Any) -> DreamModel:
         from . import efficientnet_lite  # flax import deferred until a model is asked for
 
-        return efficientnet_lite.load(variant)
+        return efficientnet_lite.load(variant, **options)
 
     return build
 
 
-_MODELS: dict[str, Callable[[], DreamModel]] = {
+_MODELS: dict[str, Callable[..., DreamModel]] = {
     f"efficientnet_lite{n}": _efficientnet_lite(f"lite{n}") for n in (0, 1, 2)
 }
 
@@ -36,16 +36,15 @@ class ZooBackend:
         return ref in _MODELS
 
     def load(self, ref: str, **options: Any) -> DreamModel:
-        if options:
-            raise TypeError(f"the zoo takes no load options, got {sorted(options)}")
-        return _load_cached(ref)
+        """Options go to the model's loader, e.g. ``depthwise="conv"`` for EfficientNet-Lite."""
+        return _load_cached(ref, tuple(sorted(options.items())))
 
 
 @functools.cache
-def _load_cached(ref: str) -> DreamModel:
+def _load_cached(ref: str, options: tuple[tuple[str, Any], ...]) -> DreamModel:
     if ref not in _MODELS:
         raise UnknownNameError("zoo model", ref, _MODELS)
-    return _MODELS[ref]()
+    return _MODELS[ref](**dict(options))
 
 
 backend = ZooBackend()

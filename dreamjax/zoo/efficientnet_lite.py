@@ -104,22 +104,26 @@ class _Block(nn.Module):
         s = self.spec
         y = x
         if s.expand:
-            y = _relu6(ops.pointwise(y, *_conv_params(self, "expand", (s.in_channels, s.mid_channels))))
+            expand = _conv_params(self, "expand", (s.in_channels, s.mid_channels))
         kernel, bias = _conv_params(self, "depthwise", (s.kernel, s.kernel, s.mid_channels))
-        y = _relu6(ops.depthwise(y, kernel, bias, s.stride, self.depthwise))
+        if s.expand and self.depthwise == "taps_vjp":  # CPU: no padded copy of the wide tensor
+            y = _relu6(ops.expand_depthwise(y, *expand, kernel, bias, s.stride))
+        else:
+            if s.expand:
+                y = _relu6(ops.pointwise(y, *expand))
+            y = _relu6(ops.depthwise(y, kernel, bias, s.stride, self.depthwise))
         y = ops.pointwise(y, *_conv_params(self, "project", (s.mid_channels, s.out_channels)))
         return y + x if s.residual else y
 
 
 def _conv_params(module: nn.Module, name: str, kernel_shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
-    """Kernel and bias of one folded conv, as a sub-dict ``{name: {kernel, bias}}``."""
+    """Kernel and bias of one folded conv: params ``<name>_kernel`` and ``<name>_bias``."""
     kernel = module.param(f"{name}_kernel", nn.initializers.lecun_normal(), kernel_shape)
     bias = module.param(f"{name}_bias", nn.initializers.zeros, kernel_shape[-1:])
     return kernel, bias
 
 
-def _relu6(x: jax.Array) -> jax.Array:
-    return jnp.clip(x, 0.0, 6.0)
+_relu6 = ops.relu6
 
 
 # --- from a torch state dict -------------------------------------------------------------

@@ -38,8 +38,17 @@ class DreamjaxRep(BackendRep):
         elif isinstance(inputs, np.ndarray) or not isinstance(inputs, Sequence):
             inputs = [inputs]
         with jax.enable_x64(True), jax.default_device(self.device):
-            outputs = self._call(self.params, *[np.asarray(x) for x in inputs])
-            return tuple(np.asarray(o) for o in outputs)
+            outputs = self._call(self.params, *[_to_host(x) for x in inputs])
+            return tuple(_to_host(o) for o in outputs)
+
+
+def _to_host(x: Any) -> Any:
+    """numpy arrays, keeping sequences as lists and absent optionals as None."""
+    if x is None:
+        return None
+    if isinstance(x, (list, tuple)):
+        return [_to_host(v) for v in x]
+    return np.asarray(x)
 
 
 def _platform(device: str) -> str:

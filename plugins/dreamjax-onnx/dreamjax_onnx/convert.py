@@ -42,6 +42,10 @@ NONDETERMINISTIC = frozenset(
 )
 
 
+# Ops whose output may be an empty optional (represented as None).
+EMPTY_OPTIONAL_OK = frozenset({"Optional", "Identity"})
+
+
 def attribute_value(attr: onnx.AttributeProto) -> Any:
     """A node attribute as a plain Python / numpy value (subgraphs stay GraphProto)."""
     A = onnx.AttributeProto
@@ -146,11 +150,12 @@ class Executor:
                     f"{p.node.op_type} node {p.node.name!r} (opset {p.node.opset}) failed: {type(exc).__name__}: {exc}",
                     "input shapes: " + ", ".join(str(getattr(a, "shape", None)) for a in args),
                 ) from exc
-            results = result if isinstance(result, (tuple, list)) else (result,)
+            # A tuple is several outputs; a list is one sequence-typed value.
+            results = result if isinstance(result, tuple) else (result,)
             for i, name in enumerate(p.proto.output):
                 if not name:
                     continue
-                if i >= len(results) or results[i] is None:
+                if i >= len(results) or (results[i] is None and p.proto.op_type not in EMPTY_OPTIONAL_OK):
                     raise OnnxGraphError(f"{p.node.op_type} node {p.node.name!r} does not produce output {i} ({name!r})")
                 env[name] = results[i]
         return env
@@ -164,6 +169,15 @@ class Executor:
         planned = self.plan(graph, set(env.keys()) | set(scope.keys()), f"subgraph {graph.name!r}")
         self.run(planned, env)
         return [env[o.name] for o in graph.output]
+
+
+def _as_input(x: Any) -> Any:
+    """Graph inputs become jax arrays (data); sequences stay lists and absent optionals None."""
+    if x is None or isinstance(x, jax.Array):
+        return x
+    if isinstance(x, (list, tuple)):
+        return [_as_input(v) for v in x]
+    return jnp.asarray(x)
 
 
 def _to_numpy(x: Any) -> Any:
@@ -272,7 +286,7 @@ class OnnxFunction:
             raise OnnxGraphError(f"params lack {missing[:5]}", "pass the params returned by to_jax")
         env.update({n: params[n] for n in self._param_names})
         for name, x in zip(self.inputs, inputs):
-            env[name] = x if isinstance(x, jax.Array) else jnp.asarray(x)
+            env[name] = _as_input(x)
         self._executor.run(self._needed(frozenset(names)), env)
         return {n: env[n] for n in names}
 

@@ -125,15 +125,14 @@ class OnnxBackend:
         if len(dims) != 4 or dims[1] not in (3, None):
             raise DreamjaxError(f"{ref}: input {fn.inputs[0]!r} has shape {dims}; expected [N, 3, H, W]")
         hw = _native_size(fn, dims, options.get("size"))
-        float_values = [v for v in fn.values]
         try:
-            shapes = _trace_shapes(fn, params, hw, float_values)
+            shapes = _trace_shapes(fn, params, hw, fn.values)
         except DreamjaxError as exc:
             raise DreamjaxError(f"{ref}: the graph does not run at {hw[0]}x{hw[1]}: {exc.message}", "pass size=...") from exc
-        layers = tuple(
+        layers = tuple(  # in execution order (fn.values), not the dict's sorted order
             LayerInfo(name, int(s.shape[1]), (int(s.shape[2]), int(s.shape[3])), "feature map")
-            for name, s in shapes.items()
-            if len(s.shape) == 4 and jnp.issubdtype(s.dtype, jnp.floating) and s.shape[0] == 1
+            for name in fn.values
+            if len((s := shapes[name]).shape) == 4 and jnp.issubdtype(s.dtype, jnp.floating) and s.shape[0] == 1
         )
         logits = next(
             (o for o in fn.outputs if tuple(shapes[o].shape) == (1, 1000) and jnp.issubdtype(shapes[o].dtype, jnp.floating)),

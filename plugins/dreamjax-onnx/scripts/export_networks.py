@@ -285,20 +285,34 @@ def randomise(model: nn.Module, seed: int) -> nn.Module:
     for name, p in model.named_parameters():
         if name.endswith("layer_scale"):
             p.copy_(torch.empty_like(p).uniform_(0.2, 1.0, generator=gen))
-    model.train()
-    for _ in range(3):
-        model(_images(4, 224, 224, gen))
+    # Only BatchNorm in training mode: with dropout / stochastic depth active the measured
+    # statistics would not match the eval-mode network, and deep residual stacks blow up.
+    model.eval()
+    for mod in model.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.train()
+    for _ in range(4):
+        model(_images(8, 224, 224, gen))
     return model.eval()
 
 
 def _images(batch: int, h: int, w: int, gen: torch.Generator) -> torch.Tensor:
-    """Random smooth 'images', ImageNet-normalised, so the network sees image-like statistics."""
-    low = torch.rand(batch, 3, max(h // 16, 2), max(w // 16, 2), generator=gen)
-    img = nn.functional.interpolate(low, size=(h, w), mode="bilinear", align_corners=False)
-    img = (img + 0.1 * torch.rand(batch, 3, h, w, generator=gen)).clamp(0, 1)
+    """Random 'images', ImageNet-normalised: smooth gradients, hard-edged blocks and pixel
+    noise at several scales, so that BatchNorm statistics measured on them also fit the
+    sharper inputs tests and users feed (statistics from smooth images alone leave edge
+    channels with tiny variances that blow up on anything else)."""
+    imgs = []
+    for i in range(batch):
+        cells = (4, 8, 16, 32)[i % 4]
+        low = torch.rand(1, 3, max(h // cells, 2), max(w // cells, 2), generator=gen)
+        mode = ("bilinear", "nearest")[(i // 4 + i) % 2]
+        img = nn.functional.interpolate(low, size=(h, w), mode=mode,
+                                        **({"align_corners": False} if mode == "bilinear" else {}))
+        noise = (0.05, 0.2)[i % 2]
+        imgs.append((img + noise * torch.randn(1, 3, h, w, generator=gen)).clamp(0, 1))
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
-    return (img - mean) / std
+    return (torch.cat(imgs) - mean) / std
 
 
 # --- export ---------------------------------------------------------------------------------
@@ -422,6 +436,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         ap.error(f"unknown networks {unknown}; choose from {sorted(NETS)}")
     opsets = [int(s) for s in args.opsets.split(",")]
+    if args.exporter == "torchscript" and max(opsets) > TORCHSCRIPT_MAX_OPSET:
+        ap.error(f"the TorchScript exporter stops at opset {TORCHSCRIPT_MAX_OPSET}; use --exporter dynamo")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     manifest_path = args.out_dir / "manifest.json"

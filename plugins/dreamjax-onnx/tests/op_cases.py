@@ -109,6 +109,10 @@ def conv_cases(v):
         g = c.get("group", 1)
         wc = w if g == 2 else x4((6, 4, 3, 3), 3)
         out.append(Case(f"Conv[{_label(c)}]", [node("Conv", ["x", "w", "b"], **c)], {"x": x}, ["y"], inits={"w": wc, "b": b}, rtol=1e-4, atol=1e-4))
+    for mult in (1, 2):  # depthwise, with and without a channel multiplier
+        c = dict(group=4, strides=[2, 1], pads=[1, 1, 0, 1], dilations=[1, 2])
+        out.append(Case(f"Conv[depthwise x{mult},{_label(c)}]", [node("Conv", ["x", "w", "b"], **c)], {"x": x}, ["y"],
+                        inits={"w": x4((4 * mult, 1, 3, 3), 6), "b": x4((4 * mult,), 7)}, rtol=1e-4, atol=1e-4))
     out.append(Case("Conv[1d,nobias]", [node("Conv", ["x", "w"], pads=[1, 1])], {"x": x4((2, 3, 10))}, ["y"], inits={"w": x4((5, 3, 3), 5)}, rtol=1e-4, atol=1e-4))
     return out
 

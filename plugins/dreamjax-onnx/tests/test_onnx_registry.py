@@ -69,3 +69,14 @@ def test_every_listed_op_has_every_version_from_opset_7(op):
 def test_every_registered_version_exists_in_onnx():
     bogus = [k for k in default_registry() if k[2] not in schema_versions(k[1], k[0])]
     assert not bogus
+
+
+def test_operators_md_is_generated_from_the_current_registry():
+    import importlib.util
+    import pathlib
+
+    script = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "operators_table.py"
+    spec = importlib.util.spec_from_file_location("operators_table", script)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.OUT.read_text(encoding="utf-8") == mod.render(), "rerun scripts/operators_table.py"

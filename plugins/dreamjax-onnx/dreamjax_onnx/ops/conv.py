@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 from jax import lax
 
@@ -46,6 +47,12 @@ def conv(n, x, w, b=None):
     strides = list(n.attr("strides", [1] * nd))
     dilations = list(n.attr("dilations", [1] * nd))
     padding = conv_padding(n, x.shape[2:], kernel, strides, dilations)
+    group = n.attr("group", 1)
+    if group > 1 and group == x.shape[1] and w.shape[1] == 1 and nd == 2 and jax.default_backend() == "cpu":
+        y = depthwise_taps(x, w.astype(x.dtype), kernel, strides, dilations, padding)
+        if b is not None:
+            y = y + b.astype(y.dtype).reshape((1, -1, 1, 1))
+        return y
     y = lax.conv_general_dilated(
         x,
         w.astype(x.dtype),
@@ -57,6 +64,33 @@ def conv(n, x, w, b=None):
     )
     if b is not None:
         y = y + b.astype(y.dtype).reshape((1, -1) + (1,) * nd)
+    return y
+
+
+def depthwise_taps(x, w, kernel, strides, dilations, padding):
+    """Depthwise conv as a sum over the k*k taps of strided slices times per-channel weights.
+
+    XLA:CPU runs ``feature_group_count == C`` convolutions (and their input gradient) 10-30x
+    slower than this (measured: /work/shared/notes/xla-cpu-depthwise.md); elsewhere the
+    grouped convolution is used.
+    """
+    mult = w.shape[0] // x.shape[1]
+    if mult > 1:  # channel multiplier: output channel c*mult + k reads input channel c
+        x = jnp.repeat(x, mult, axis=1)
+    xp = jnp.pad(x, ((0, 0), (0, 0), *padding))
+    out = [(xp.shape[2 + i] - ((kernel[i] - 1) * dilations[i] + 1)) // strides[i] + 1 for i in range(2)]
+    y = None
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            r0, c0 = i * dilations[0], j * dilations[1]
+            tap = lax.slice(
+                xp,
+                (0, 0, r0, c0),
+                (xp.shape[0], xp.shape[1], r0 + (out[0] - 1) * strides[0] + 1, c0 + (out[1] - 1) * strides[1] + 1),
+                (1, 1, strides[0], strides[1]),
+            )
+            term = tap * w[:, 0, i, j].reshape(1, -1, 1, 1)
+            y = term if y is None else y + term
     return y
 
 

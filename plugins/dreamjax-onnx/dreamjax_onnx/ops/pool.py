@@ -55,7 +55,7 @@ def pool_geometry(n, x, *, dilations_ok: bool = True, ceil_ok: bool = True):
 def _window(x, init, op, kernel, strides, dilations, padding):
     return lax.reduce_window(
         x,
-        jnp.asarray(init, x.dtype),
+        np.array(init, x.dtype),  # a concrete init keeps lax on its differentiable monoid path
         op,
         window_dimensions=(1, 1, *kernel),
         window_strides=(1, 1, *strides),
@@ -67,10 +67,27 @@ def _window(x, init, op, kernel, strides, dilations, padding):
 def _max_pool(n, x, dilations_ok=True, ceil_ok=True):
     kernel, strides, dilations, pads, extra = pool_geometry(n, x, dilations_ok=dilations_ok, ceil_ok=ceil_ok)
     padding = [(b, e + x_) for (b, e), x_ in zip(pads, extra)]
-    y = _window(x, _lowest(x.dtype), lax.max, kernel, strides, dilations, padding)
+    if any(d > 1 for d in dilations):
+        y = _dilated_max(x, kernel, strides, dilations, padding)
+    else:
+        y = _window(x, _lowest(x.dtype), lax.max, kernel, strides, dilations, padding)
     if not n.wants(1):
         return y
     return y, _argmax_indices(n, x, kernel, strides, dilations, padding)
+
+
+def _dilated_max(x, kernel, strides, dilations, padding):
+    """Max over a dilated window as a max of strided slices: JAX has no VJP for dilated
+    reduce_window max, while slices and elementwise maxima differentiate fine."""
+    xp = jnp.pad(x, ((0, 0), (0, 0), *padding), constant_values=_lowest(x.dtype))
+    out_sizes = [(xp.shape[2 + i] - ((k - 1) * d + 1)) // s + 1 for i, (k, d, s) in enumerate(zip(kernel, dilations, strides))]
+    y = None
+    for offsets in np.ndindex(*kernel):
+        start = (0, 0) + tuple(o * d for o, d in zip(offsets, dilations))
+        limit = x.shape[:2] + tuple(st + (m - 1) * s + 1 for st, m, s in zip(start[2:], out_sizes, strides))
+        part = lax.slice(xp, start, limit, (1, 1, *strides))
+        y = part if y is None else jnp.maximum(y, part)
+    return y
 
 
 def _argmax_indices(n, x, kernel, strides, dilations, padding):
@@ -188,7 +205,7 @@ def lrn(n, x):
     alpha, beta, bias = n.attr("alpha", 1e-4), n.attr("beta", 0.75), n.attr("bias", 1.0)
     window = (1, size) + (1,) * (x.ndim - 2)
     pad = ((0, 0), ((size - 1) // 2, size - 1 - (size - 1) // 2)) + ((0, 0),) * (x.ndim - 2)
-    sq = lax.reduce_window(x * x, jnp.asarray(0, x.dtype), lax.add, window, (1,) * x.ndim, pad)
+    sq = lax.reduce_window(x * x, np.array(0, x.dtype), lax.add, window, (1,) * x.ndim, pad)
     return x / (bias + (alpha / size) * sq) ** beta
 
 

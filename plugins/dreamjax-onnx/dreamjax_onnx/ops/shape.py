@@ -340,9 +340,11 @@ def constant(n):
 
 @T.op("Range", 11, 27, static=(0, 1, 2))
 def range_(n, start, limit, delta):
-    s, l_, d = (static_value(v, "Range bounds") for v in (start, limit, delta))
+    s, l_, d = (np.asarray(static_value(v, "Range bounds")) for v in (start, limit, delta))
+    dtype = s.dtype
+    s, l_, d = (v.reshape(-1)[0] for v in (s, l_, d))  # scalars (some exporters emit shape [1])
     count = max(int(np.ceil((l_ - s) / d)), 0)
-    return (s + np.arange(count, dtype=s.dtype) * d).astype(s.dtype)
+    return (s + np.arange(count, dtype=dtype) * d).astype(dtype)
 
 
 @T.op("Dropout", 7)
@@ -359,9 +361,13 @@ def dropout_10(n, x):
 def dropout_12(n, x, ratio=None, training_mode=None):
     training = training_mode is not None and bool(static_value(training_mode, "Dropout training_mode"))
     r = 0.5 if ratio is None else float(static_value(ratio, "Dropout ratio"))
-    if training and r > 0:
-        raise NotImplementedError("Dropout in training mode draws random numbers; only inference is supported")
-    return x, jnp.ones(x.shape, bool)
+    if not training or r == 0:
+        return x, jnp.ones(x.shape, bool)
+    # Training mode: the mask comes from numpy's RandomState(seed), as in the ONNX reference,
+    # drawn once while tracing. Deterministic per seed; this converter targets inference.
+    mask = np.random.RandomState(n.attr("seed", 0)).uniform(0, 1.0, x.shape) >= r
+    scale = jnp.asarray(1.0 / (1.0 - r), x.dtype)
+    return x * mask.astype(x.dtype) * scale, jnp.asarray(mask)
 
 
 @T.op("DepthToSpace", 1, 11, 13, 28)
@@ -379,7 +385,11 @@ def depth_to_space(n, x):
 def space_to_depth(n, x):
     b = n.attr("blocksize")
     N, C, H, W = x.shape
-    y = x.reshape(N, C, H // b, b, W // b, b).transpose(0, 3, 5, 1, 2, 4)
+    y = x.reshape(N, C, H // b, b, W // b, b)
+    if n.attr("mode", "DCR") == "CRD":  # SpaceToDepth-28: channel-major, the inverse of DepthToSpace CRD
+        y = y.transpose(0, 1, 3, 5, 2, 4)
+    else:
+        y = y.transpose(0, 3, 5, 1, 2, 4)
     return y.reshape(N, C * b * b, H // b, W // b)
 
 

@@ -1,0 +1,83 @@
+"""Data parallel dreaming: same pictures on 4 (virtual CPU) devices as on one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from dreamjax.errors import DreamjaxError
+from dreamjax.parallel import choose_device_count, place
+
+TESTS = Path(__file__).parent
+
+# Runs in a fresh process: the device count is fixed when the CPU backend starts.
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import jax
+    sys.path.insert(0, {tests!r})
+    from tiny_model import tiny_model
+    from dreamjax.engine import DreamConfig, Dreamer
+    from dreamjax.objectives import layer_objective
+
+    model = tiny_model()
+    objective = layer_objective(model, ["conv1"])
+    config = DreamConfig(octaves=2, steps=3, jitter=4)
+    images = np.random.default_rng(1).random((3, 40, 36, 3), dtype=np.float32)
+    one, _ = Dreamer(model).run(images, objective, config, devices=1)
+    dreamer = Dreamer(model)
+    four, stats = dreamer.run(images, objective, config, devices=4)
+    auto, _ = dreamer.run(images[:2], objective, config)
+    program = next(iter(dreamer._compiled.values()))
+    print(json.dumps({{
+        "devices": jax.local_device_count(),
+        "max_diff": float(np.max(np.abs(one - four))),
+        "auto_diff": float(np.max(np.abs(one[:2] - auto))),
+        "shape": list(four.shape),
+        "changed": float(np.max(np.abs(four - images[:, :, :, :]))) if four.shape == images.shape else -1.0,
+        "input_devices": len(program.input_shardings[0][2].device_set),
+    }}))
+    """
+)
+
+
+def test_four_devices_dream_the_same_pictures_as_one():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu",
+               DREAMJAX_CACHE_DIR="")
+    proc = subprocess.run([sys.executable, "-c", SCRIPT.format(tests=str(TESTS))], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["devices"] == 4
+    assert result["shape"] == [3, 40, 36, 3]  # padding (3 -> 4 images) dropped again
+    assert result["input_devices"] == 4  # the program really took a batch spread over 4 devices
+    assert result["changed"] > 0.01  # it dreamed
+    # Same per-image arithmetic on each device; only reduction order may differ.
+    assert result["max_diff"] < 1e-4
+    assert result["auto_diff"] < 1e-4
+
+
+def test_device_count_is_checked():
+    available = jax.local_device_count()
+    assert choose_device_count(5) == min(5, available)
+    assert choose_device_count(1, None) == 1
+    with pytest.raises(DreamjaxError, match="devices"):
+        choose_device_count(4, available + 1)
+    with pytest.raises(DreamjaxError):
+        choose_device_count(4, 0)
+
+
+def test_single_device_placement_pads_nothing():
+    placement = place(3, 1)
+    batch = np.arange(3 * 2 * 2 * 3, dtype=np.float32).reshape(3, 2, 2, 3)
+    assert placement.padded == 3
+    np.testing.assert_array_equal(placement.take(placement.put(batch)), batch)
