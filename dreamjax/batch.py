@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .atomic import clean_stale_parts
 from .errors import DreamjaxError
 from .image import DEFAULT_MAX_PIXELS, ImageError, load_image, save_image
 
@@ -80,6 +81,8 @@ def image_size(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, i
 def plan(files: list[Path], outdir: Path, *, index: int = 0, count: int = 1,
          max_pixels: int = DEFAULT_MAX_PIXELS, min_size: int = 1) -> Plan:
     """Group this process's share of ``files`` by size; every problem is reported at once."""
+    if outdir.is_dir():
+        clean_stale_parts(outdir)  # temporary files of a run killed outright (atomic.py)
     by_output: dict[Path, list[Path]] = {}
     for f in files:
         by_output.setdefault(output_for(f, outdir), []).append(f)
