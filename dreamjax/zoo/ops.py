@@ -178,7 +178,7 @@ def expand_depthwise(x: jax.Array, expand_kernel: jax.Array, expand_bias: jax.Ar
     h, w = x.shape[1], x.shape[2]
     xp, out_hw, (ph, pw) = _pad_same(x, k, stride)
     inside = _interior(h, w, ph, pw)
-    yp = jnp.where(inside, relu6(pointwise(xp, expand_kernel, expand_bias)), 0.0)
+    yp = relu6(jnp.where(inside, pointwise(xp, expand_kernel, expand_bias), 0.0))  # relu6(0) = 0 on the border
     return _valid_taps(yp, dw_kernel, stride, out_hw) + dw_bias
 
 
