@@ -7,16 +7,7 @@ import platform
 import time
 from importlib import metadata
 
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from dreamjax.bench import cpu_name
 
 
 def versions(*dists: str) -> dict[str, str]:

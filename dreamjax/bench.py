@@ -67,11 +67,12 @@ def device_description(devices: int | None = None) -> str:
     used = local[: devices or len(local)]
     kind = used[0].device_kind
     if used[0].platform == "cpu":
-        kind = f"{_cpu_name()}, {os.cpu_count()} cores"
+        kind = f"{cpu_name()}, {os.cpu_count()} cores"
     return f"{len(used)} x {used[0].platform} ({kind})"
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The processor's model name (from /proc/cpuinfo where there is one)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:

@@ -58,3 +58,11 @@ def ensure_compilation_cache(path: str | os.PathLike | None = None) -> Path | No
 def disable_compilation_cache() -> None:
     _state["configured"] = True
     jax.config.update("jax_compilation_cache_dir", None)
+
+
+def use_compilation_cache(enabled: bool) -> None:
+    """What the CLI's ``--no-cache`` switches: the persistent cache on (default) or off."""
+    if enabled:
+        ensure_compilation_cache()
+    else:
+        disable_compilation_cache()

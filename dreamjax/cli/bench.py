@@ -11,7 +11,7 @@ from rich.table import Table
 
 from .. import bench
 from ..backends import load_model
-from ..cache import disable_compilation_cache, ensure_compilation_cache
+from ..cache import use_compilation_cache
 from ..engine import DreamConfig
 from ..errors import DreamjaxError
 from ..objectives import layer_objective
@@ -40,10 +40,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    if args.no_cache:
-        disable_compilation_cache()
-    else:
-        ensure_compilation_cache()
+    use_compilation_cache(not args.no_cache)
     with console.status(f"loading {args.model}"):
         model = load_model(args.model)
         objective = layer_objective(model, dict(args.layer) if args.layer else None)

@@ -13,7 +13,7 @@ from .. import image as imageio
 from .. import objective_syntax
 from ..backends import load_model
 from ..batch import is_many
-from ..cache import disable_compilation_cache, ensure_compilation_cache
+from ..cache import use_compilation_cache
 from ..engine import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, SEED_RANGE, DreamConfig, dreamer_for
 from ..errors import DreamjaxError
 from ..objectives import build_objective, default_layer
@@ -121,10 +121,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     imageio.check_output_path(output)  # fail before minutes of work, not after
     if not synthetic:
         picture = imageio.load_image(source, max_pixels=first["max_pixels"])
-    if first["no_cache"]:
-        disable_compilation_cache()
-    else:
-        ensure_compilation_cache()
+    use_compilation_cache(not first["no_cache"])
 
     with console.status(f"loading {first['model']}"):
         model, preset, s, config, objective = prepare(args, first)

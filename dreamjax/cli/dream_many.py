@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from .. import batch, distributed
-from ..cache import disable_compilation_cache, ensure_compilation_cache
+from ..cache import use_compilation_cache
 from ..engine import dreamer_for
 from ..errors import DreamjaxError
 from .options import positive_int
@@ -51,10 +51,7 @@ def run(args: argparse.Namespace, first: dict, console: Console, prepare) -> int
                                     auto=bool(first["distributed"]))
     files = batch.find_images(first["image"])
     index, count = distributed.initialize(settings)  # before any other JAX work
-    if first["no_cache"]:
-        disable_compilation_cache()
-    else:
-        ensure_compilation_cache()
+    use_compilation_cache(not first["no_cache"])
     with console.status(f"loading {first['model']}"):
         model, preset, s, config, objective = prepare(args, first)
     work = batch.plan(files, outdir, index=index, count=count, max_pixels=s["max_pixels"],

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .. import image as imageio
 from .. import zoom as zoomlib
 from ..backends import load_model
-from ..cache import disable_compilation_cache, ensure_compilation_cache
+from ..cache import use_compilation_cache
 from ..engine import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, DreamConfig
 from ..objectives import build_objective, layer_objective
 from ..tiling import TileConfig
@@ -126,10 +126,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                          jitter=args.jitter, seed=args.seed, tiles=TileConfig(size=args.tile))
     source, start = _start_image(args)
     outdir = Path(args.outdir) if args.outdir else Path(f"{source.stem}_zoom")
-    if args.no_cache:
-        disable_compilation_cache()
-    else:
-        ensure_compilation_cache()
+    use_compilation_cache(not args.no_cache)
 
     with console.status(f"loading {args.model}"):
         model = load_model(args.model)
