@@ -22,12 +22,6 @@ from dreamjax.image import load_image, save_image  # noqa: E402
 from fake_plugins import write_distribution  # noqa: E402
 
 TESTS = Path(__file__).parent
-
-
-def _default_sigint() -> None:
-    # As in a terminal: a shell without job control starts background jobs (and so this test
-    # run) with SIGINT ignored, and children would inherit that; Ctrl-C must reach the CLI.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 ARGS = ["--model", "tiny", "--layer", "conv1", "--octaves", "2", "--steps", "3", "--jitter", "2", "--seed", "9",
         "--batch-size", "2", "--no-cache"]
 NAMES = [f"pic{i}.png" for i in range(6)]
@@ -53,8 +47,7 @@ def _start(plugin_root, inputs: Path, outdir: Path, slow_writes: bool = False) -
     if slow_writes:
         env["DREAMJAX_TEST_SLOW_WRITES"] = "1"
     return subprocess.Popen([sys.executable, "-m", "dreamjax", "dream", str(inputs), "-o", str(outdir), *ARGS],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            preexec_fn=_default_sigint)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def _finish(proc: subprocess.Popen) -> tuple[int, str]:

@@ -21,12 +21,6 @@ from dreamjax.image import load_image, save_image
 from fake_plugins import write_distribution
 
 TESTS = Path(__file__).parent
-
-
-def _default_sigint() -> None:
-    # As in a terminal: a shell without job control starts background jobs (and so this test
-    # run) with SIGINT ignored, and children would inherit that; Ctrl-C must reach the CLI.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 ARGS = ["--model", "tiny", "--layer", "conv1", "--octaves", "3", "--steps", "20", "--jitter", "4", "--seed", "5", "--no-cache"]
 
 
@@ -48,8 +42,7 @@ def _start(plugin_root, folder: Path, slow_writes: bool = False) -> subprocess.P
     if slow_writes:
         env["DREAMJAX_TEST_SLOW_WRITES"] = "1"
     cmd = [sys.executable, "-m", "dreamjax", "dream", str(folder.parent / "in.png"), "-o", str(folder / "dream.png"), *ARGS]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            preexec_fn=_default_sigint)
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def _finish(proc: subprocess.Popen, timeout: float = 600) -> tuple[int, str]:
@@ -182,8 +175,7 @@ def _zoom(plugin_root, start: Path, outdir: Path, slow_writes: bool = False) -> 
     if slow_writes:
         env["DREAMJAX_TEST_SLOW_WRITES"] = "1"
     return subprocess.Popen([sys.executable, "-m", "dreamjax", *ZOOM, str(start), "-o", str(outdir)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            preexec_fn=_default_sigint)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 @pytest.mark.slow

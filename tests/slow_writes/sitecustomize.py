@@ -1,4 +1,4 @@
-"""Fault injection for kill tests: image files are written slowly, in pieces.
+"""Fault injection for kill tests: image files are written slowly, in pieces; SIGINT raises.
 
 A subprocess with this folder on PYTHONPATH (and DREAMJAX_TEST_SLOW_WRITES=1) writes every
 PIL image in 16 pieces with a pause between them, so a test can kill it while a file is
@@ -6,6 +6,11 @@ half written and check that the half never becomes the output.
 """
 
 import os
+import signal
+
+# As under a terminal: a shell without job control starts background jobs (so maybe this test
+# run) with SIGINT ignored, and the CLI under test would inherit that; Ctrl-C must reach it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 if os.environ.get("DREAMJAX_TEST_SLOW_WRITES") == "1":
     import io
