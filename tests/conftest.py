@@ -6,6 +6,8 @@ os.environ.setdefault("DREAMJAX_CACHE_DIR", "")
 import numpy as np
 import pytest
 
+from dreamjax import backends as _backends_module
+
 from dreamjax.image import load_image, sample_image_path
 from tiny_model import tiny_model
 
@@ -23,3 +25,24 @@ def cat_image():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def tiny_backend(monkeypatch, tmp_path_factory):
+    """The tiny model published through a throw-away ``dreamjax.backends`` entry point."""
+    from fake_plugins import install
+
+    root = tmp_path_factory.mktemp("plugins")
+    install(monkeypatch, root, {"tiny": "dreamjax_fake_backend:backend"})
+    yield root
+    _backends_module.discover.cache_clear()
+
+
+@pytest.fixture
+def photo(tmp_path, rng):
+    """A small random picture saved as a PNG."""
+    from dreamjax.image import save_image
+
+    path = tmp_path / "in.png"
+    save_image(path, rng.uniform(0.2, 0.8, size=(40, 44, 3)))
+    return path

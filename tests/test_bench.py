@@ -10,16 +10,8 @@ import sys
 
 import pytest
 
-from dreamjax import backends as backends_module
 from dreamjax.cli import main
-from fake_plugins import install
 
-
-@pytest.fixture
-def tiny_backend(monkeypatch, tmp_path_factory):
-    install(monkeypatch, tmp_path_factory.mktemp("plugins"), {"tiny": "dreamjax_fake_backend:backend"})
-    yield
-    backends_module.discover.cache_clear()
 
 
 def test_bench_json_reports_every_case(tiny_backend, capsys):

@@ -4,26 +4,12 @@ import sys
 import numpy as np
 import pytest
 
-from dreamjax import backends as backends_module
 from dreamjax.cli import main
-from dreamjax.image import load_image, save_image
-from fake_plugins import install
+from dreamjax.image import load_image
 
 FAST = ["--model", "tiny", "--octaves", "2", "--steps", "2", "--jitter", "2"]
 
 
-@pytest.fixture
-def tiny_backend(monkeypatch, tmp_path_factory):
-    install(monkeypatch, tmp_path_factory.mktemp("plugins"), {"tiny": "dreamjax_fake_backend:backend"})
-    yield
-    backends_module.discover.cache_clear()
-
-
-@pytest.fixture
-def photo(tmp_path, rng):
-    path = tmp_path / "in.png"
-    save_image(path, rng.uniform(0.2, 0.8, size=(40, 44, 3)))
-    return path
 
 
 def test_dream_writes_a_new_picture_and_reports(tiny_backend, photo, tmp_path, capsys):

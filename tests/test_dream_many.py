@@ -11,22 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dreamjax import backends as backends_module
 from dreamjax import batch, distributed
 from dreamjax.cli import main
 from dreamjax.errors import DreamjaxError
 from dreamjax.image import load_image, save_image
-from fake_plugins import install
 
 FAST = ["--model", "tiny", "--octaves", "2", "--steps", "2", "--jitter", "2", "--layer", "conv1", "--no-cache"]
 
-
-@pytest.fixture
-def tiny_backend(monkeypatch, tmp_path_factory):
-    root = tmp_path_factory.mktemp("plugins")
-    install(monkeypatch, root, {"tiny": "dreamjax_fake_backend:backend"})
-    yield root
-    backends_module.discover.cache_clear()
 
 
 @pytest.fixture

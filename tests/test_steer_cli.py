@@ -3,28 +3,14 @@
 import numpy as np
 import pytest
 
-from dreamjax import backends as backends_module
 from dreamjax.cli import build_parser, main
 from dreamjax.cli.settings import objective_terms, resolve
-from dreamjax.image import load_image, save_image
+from dreamjax.image import load_image
 from dreamjax.objective_syntax import ClassTerm, GuideTerm, LayerTerm
-from fake_plugins import install
 
 FAST = ["--model", "tiny", "--octaves", "1", "--steps", "3", "--jitter", "0", "--no-cache"]
 
 
-@pytest.fixture
-def tiny_backend(monkeypatch, tmp_path_factory):
-    install(monkeypatch, tmp_path_factory.mktemp("plugins"), {"tiny": "dreamjax_fake_backend:backend"})
-    yield
-    backends_module.discover.cache_clear()
-
-
-@pytest.fixture
-def photo(tmp_path, rng):
-    path = tmp_path / "in.png"
-    save_image(path, rng.uniform(0.2, 0.8, size=(40, 44, 3)))
-    return path
 
 
 def parse(argv):

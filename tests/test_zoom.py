@@ -204,14 +204,6 @@ def test_killed_cli_stream_resumes_without_lost_or_broken_frames(tiny_cli_env, t
         assert anim.n_frames == n
 
 
-@pytest.fixture
-def tiny_backend(monkeypatch, tmp_path_factory):
-    from dreamjax import backends
-
-    install(monkeypatch, tmp_path_factory.mktemp("plugins"), {"tiny": "dreamjax_fake_backend:backend"})
-    yield
-    backends.discover.cache_clear()
-
 
 def test_cli_zoom_continues_refuses_other_settings_and_restarts(tiny_backend, tmp_path, capsys):
     from dreamjax.cli import main
