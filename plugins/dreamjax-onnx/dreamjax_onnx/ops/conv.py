@@ -65,9 +65,7 @@ def conv(n, x, w, b=None):
             dimension_numbers=_dims(nd),
             feature_group_count=group,
         )
-    if b is not None:
-        y = y + b.astype(y.dtype).reshape((1, -1) + (1,) * nd)
-    return y
+    return _add_bias(y, b, nd)
 
 
 # Switch for benchmarks/bench_onnx_conv_layout.py (before/after in one process).
@@ -164,6 +162,9 @@ def conv_transpose(n, x, w, b=None):
         dimension_numbers=_dims(nd),
         feature_group_count=group,
     )
-    if b is not None:
-        y = y + b.astype(y.dtype).reshape((1, -1) + (1,) * nd)
-    return y
+    return _add_bias(y, b, nd)
+
+
+def _add_bias(y, b, nd: int):
+    """Add a per-channel bias to an NC... result (ONNX's optional third input)."""
+    return y if b is None else y + b.astype(y.dtype).reshape((1, -1) + (1,) * nd)
