@@ -179,7 +179,7 @@ def expand_depthwise(x: jax.Array, expand_kernel: jax.Array, expand_bias: jax.Ar
     xp, out_hw, (ph, pw) = _pad_same(x, k, stride)
     inside = _interior(h, w, ph, pw)
     yp = relu6(jnp.where(inside, pointwise(xp, expand_kernel, expand_bias), 0.0))  # relu6(0) = 0 on the border
-    return _valid_taps(yp, dw_kernel, stride, out_hw) + dw_bias
+    return valid_taps(yp, dw_kernel, stride, out_hw) + dw_bias
 
 
 def _interior(h: int, w: int, ph: tuple[int, int], pw: tuple[int, int]) -> jax.Array:
@@ -191,7 +191,7 @@ def _interior(h: int, w: int, ph: tuple[int, int], pw: tuple[int, int]) -> jax.A
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _valid_taps(xp: jax.Array, kernel: jax.Array, stride: int, out_hw: tuple[int, int]) -> jax.Array:
+def valid_taps(xp: jax.Array, kernel: jax.Array, stride: int, out_hw: tuple[int, int]) -> jax.Array:
     """Depthwise taps over an already padded input (a "valid" correlation)."""
     return _taps(xp, kernel, stride, out_hw)
 
@@ -215,4 +215,4 @@ def _valid_taps_bwd(stride, out_hw, res, g):
     return dxp, dk.astype(kernel.dtype)
 
 
-_valid_taps.defvjp(_valid_taps_fwd, _valid_taps_bwd)
+valid_taps.defvjp(_valid_taps_fwd, _valid_taps_bwd)

@@ -31,6 +31,7 @@ from onnx import numpy_helper
 
 from dreamjax.errors import UnknownNameError
 
+from . import layout
 from .errors import OnnxGraphError, OpCoverage, UnsupportedOpsError
 from .graph import GraphInfo, graph_info, initializer_arrays, node_label, subgraphs, topological_order
 from .load import load_onnx
@@ -102,11 +103,16 @@ class PlannedNode:
 
 
 class Executor:
-    """Runs (sub)graphs of one model with kernels chosen for that model's opsets."""
+    """Runs (sub)graphs of one model with kernels chosen for that model's opsets.
 
-    def __init__(self, registry: Registry, opsets: Mapping[str, int]):
+    With ``channels_last``, ops that have a channels-last variant get the chance to run it
+    (:mod:`.layout`); the values in ``env`` may then be :class:`~.layout.Relaid`.
+    """
+
+    def __init__(self, registry: Registry, opsets: Mapping[str, int], channels_last: bool = False):
         self.registry = registry
         self.opsets = dict(opsets)
+        self.channels_last = channels_last
         self._plans: dict[int, list[PlannedNode]] = {}
 
     def plan(self, graph: onnx.GraphProto, available: set[str], where: str = "graph") -> list[PlannedNode]:
@@ -138,7 +144,12 @@ class Executor:
                         result = p.spec.kernel(node, *args)
                         result = _map(result, _to_numpy)
                 else:
-                    result = p.spec.kernel(node, *args)
+                    result = None
+                    if self.channels_last and p.spec.channels_last is not None:
+                        result = p.spec.channels_last(node, *args)
+                    if result is None:
+                        args = [layout.standard(a) for a in args]
+                        result = p.spec.kernel(node, *args)
             except (OnnxGraphError, UnknownNameError):
                 raise
             except Exception as exc:
@@ -168,7 +179,7 @@ class Executor:
             env[inp.name] = val
         planned = self.plan(graph, set(env.keys()) | set(scope.keys()), f"subgraph {graph.name!r}")
         self.run(planned, env)
-        return [env[o.name] for o in graph.output]
+        return [layout.standard(env[o.name]) for o in graph.output]
 
 
 def _as_input(x: Any) -> Any:
@@ -253,9 +264,12 @@ class OnnxFunction:
     names of every node output in execution order (all capturable).
     """
 
-    def __init__(self, model: onnx.ModelProto, registry: Registry, constants: dict[str, np.ndarray], param_names: Sequence[str]):
+    def __init__(self, model: onnx.ModelProto, registry: Registry, constants: dict[str, np.ndarray],
+                 param_names: Sequence[str], *, channels_last: bool = False,
+                 param_layouts: Mapping[str, tuple[int, ...]] | None = None):
         self._graph = model.graph
-        self._executor = Executor(registry, model_opsets(model))
+        self.param_layouts = dict(param_layouts or {})
+        self._executor = Executor(registry, model_opsets(model), channels_last)
         self._constants = constants
         self._param_names = tuple(param_names)
         available = set(constants) | set(param_names) | {i.name for i in model.graph.input}
@@ -287,10 +301,12 @@ class OnnxFunction:
         if missing:
             raise OnnxGraphError(f"params lack {missing[:5]}", "pass the params returned by to_jax")
         env.update({n: params[n] for n in self._param_names})
+        for name, perm in self.param_layouts.items():
+            env[name] = layout.Relaid(env[name], perm)
         for name, x in zip(self.inputs, inputs):
             env[name] = _as_input(x)
         self._executor.run(self._needed(frozenset(names)), env)
-        return {n: env[n] for n in names}
+        return {n: layout.standard(env[n]) for n in names}
 
     def _needed(self, wanted: frozenset[str]) -> list[PlannedNode]:
         if wanted not in self._pruned:
@@ -308,8 +324,14 @@ class OnnxFunction:
         return self._pruned[wanted]
 
 
-def to_jax(source: Any, *, registry: Registry | None = None, max_tensor_bytes: int | None = None) -> tuple[OnnxFunction, dict[str, jax.Array]]:
+def to_jax(source: Any, *, registry: Registry | None = None, max_tensor_bytes: int | None = None,
+           channels_last: bool = True) -> tuple[OnnxFunction, dict[str, jax.Array]]:
     """Convert an ONNX model (path, bytes or ModelProto) to ``(fn, params)``.
+
+    ``params`` maps initializer names to arrays in ONNX layout, except that with
+    ``channels_last`` (the default: convolutional graphs run NHWC inside, see :mod:`.layout`)
+    the kernels of 2-D convolutions are stored HWIO; ``fn.param_layouts`` names them, with the
+    axis permutation applied (``params[name] == initializer.transpose(perm)``).
 
     Raises :class:`UnsupportedOpsError` listing *every* unsupported operator before anything
     is converted, :class:`OnnxLoadError` for unreadable files and :class:`OnnxGraphError` for
@@ -330,5 +352,10 @@ def to_jax(source: Any, *, registry: Registry | None = None, max_tensor_bytes: i
             params[name] = jnp.asarray(arr)
         else:
             constants[name] = arr
-    fn = OnnxFunction(model, registry, constants, list(params))
+    layouts = {}
+    if channels_last:
+        layouts = {name: layout.HWIO for name in sorted(layout.conv_kernel_names(model, params))}
+        for name, perm in layouts.items():
+            params[name] = jnp.transpose(params[name], perm)
+    fn = OnnxFunction(model, registry, constants, list(params), channels_last=channels_last, param_layouts=layouts)
     return fn, params

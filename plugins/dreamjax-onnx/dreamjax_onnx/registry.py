@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 import onnx.defs
 
+from . import layout
 from .errors import OnnxGraphError
 
 # ONNX writes the default domain as "" or "ai.onnx"; both mean the same operator set.
@@ -34,6 +35,7 @@ class OpSpec:
     ``static_inputs`` are input positions whose *values* decide output shapes (a reshape
     target, slice bounds, pads...). They must be known while tracing: initializers feeding them
     stay numpy constants instead of becoming params, and a data-dependent value there is an error.
+    ``channels_last`` is the kernel's variant for channels-last values (:mod:`.layout`), if any.
     """
 
     domain: str
@@ -41,6 +43,7 @@ class OpSpec:
     since_version: int
     kernel: Callable
     static_inputs: frozenset[int] = frozenset()
+    channels_last: Callable | None = None
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -59,14 +62,20 @@ class OpTable:
         *versions: int,
         static: Iterable[int] = (),
         domain: str = DEFAULT_DOMAIN,
+        channels_last: Callable | str | None = None,
     ) -> Callable[[Callable], Callable]:
-        """Register ``kernel`` for ``op_type`` at each listed ``since_version``."""
+        """Register ``kernel`` for ``op_type`` at each listed ``since_version``.
+
+        ``channels_last``: its variant for channels-last values, or ``"elementwise"`` for a
+        broadcasting elementwise kernel that runs unchanged on channels-last operands.
+        """
         if not versions:
             raise ValueError(f"{op_type}: give at least one since_version")
 
         def decorate(kernel: Callable) -> Callable:
+            variant = layout.elementwise(kernel) if channels_last == "elementwise" else channels_last
             for v in versions:
-                self.specs.append(OpSpec(domain, op_type, v, kernel, frozenset(static)))
+                self.specs.append(OpSpec(domain, op_type, v, kernel, frozenset(static), variant))
             return kernel
 
         return decorate

@@ -14,83 +14,83 @@ from ._util import axis
 T = OpTable()
 
 
-@T.op("Relu", 6, 13, 14)
+@T.op("Relu", 6, 13, 14, channels_last="elementwise")
 def relu(n, x):
     return jnp.maximum(x, jnp.zeros((), x.dtype))
 
 
-@T.op("LeakyRelu", 6, 16)
+@T.op("LeakyRelu", 6, 16, channels_last="elementwise")
 def leaky_relu(n, x):
     return jnp.where(x >= 0, x, x * jnp.asarray(n.attr("alpha", 0.01), x.dtype))
 
 
 # PRelu-7 allows only unidirectional broadcasting of the slope, a subset of what 9/16 accept.
-@T.op("PRelu", 7, 9, 16)
+@T.op("PRelu", 7, 9, 16, channels_last="elementwise")
 def prelu(n, x, slope):
     return jnp.where(x >= 0, x, x * slope.astype(x.dtype))
 
 
-@T.op("Elu", 6, 22)
+@T.op("Elu", 6, 22, channels_last="elementwise")
 def elu(n, x):
     alpha = jnp.asarray(n.attr("alpha", 1.0), x.dtype)
     return jnp.where(x > 0, x, alpha * jnp.expm1(jnp.minimum(x, 0)))
 
 
-@T.op("Celu", 12, 28)
+@T.op("Celu", 12, 28, channels_last="elementwise")
 def celu(n, x):
     alpha = jnp.asarray(n.attr("alpha", 1.0), x.dtype)
     return jnp.maximum(x, 0) + jnp.minimum(0, alpha * jnp.expm1(jnp.minimum(x, 0) / alpha))
 
 
-@T.op("Selu", 6, 22)
+@T.op("Selu", 6, 22, channels_last="elementwise")
 def selu(n, x):
     alpha = jnp.asarray(n.attr("alpha", 1.67326319217681884765625), x.dtype)
     gamma = jnp.asarray(n.attr("gamma", 1.05070102214813232421875), x.dtype)
     return gamma * jnp.where(x > 0, x, alpha * jnp.expm1(jnp.minimum(x, 0)))
 
 
-@T.op("Sigmoid", 6, 13)
+@T.op("Sigmoid", 6, 13, channels_last="elementwise")
 def sigmoid(n, x):
     return jax.nn.sigmoid(x)
 
 
-@T.op("HardSigmoid", 6, 22)
+@T.op("HardSigmoid", 6, 22, channels_last="elementwise")
 def hard_sigmoid(n, x):
     alpha, beta = n.attr("alpha", 0.2), n.attr("beta", 0.5)
     return jnp.clip(x * jnp.asarray(alpha, x.dtype) + jnp.asarray(beta, x.dtype), 0, 1).astype(x.dtype)
 
 
-@T.op("HardSwish", 14, 22)
+@T.op("HardSwish", 14, 22, channels_last="elementwise")
 def hard_swish(n, x):
     return x * jnp.clip(x / 6 + 0.5, 0, 1).astype(x.dtype)
 
 
-@T.op("Tanh", 6, 13)
+@T.op("Tanh", 6, 13, channels_last="elementwise")
 def tanh(n, x):
     return jnp.tanh(x)
 
 
-@T.op("Softplus", 1, 22)
+@T.op("Softplus", 1, 22, channels_last="elementwise")
 def softplus(n, x):
     return jax.nn.softplus(x)
 
 
-@T.op("Softsign", 1, 22)
+@T.op("Softsign", 1, 22, channels_last="elementwise")
 def softsign(n, x):
     return x / (1 + jnp.abs(x))
 
 
-@T.op("Gelu", 20)
+@T.op("Gelu", 20, channels_last="elementwise")
 def gelu(n, x):
     return jax.nn.gelu(x, approximate=n.attr("approximate", "none") == "tanh")
 
 
-@T.op("Mish", 18, 22)
+@T.op("Mish", 18, 22, channels_last="elementwise")
 def mish(n, x):
     return x * jnp.tanh(jax.nn.softplus(x))
 
 
-@T.op("ThresholdedRelu", 10, 22)
+@T.op("ThresholdedRelu", 10, 22, channels_last="elementwise")
 def thresholded_relu(n, x):
     return jnp.where(x > n.attr("alpha", 1.0), x, jnp.zeros((), x.dtype))
 

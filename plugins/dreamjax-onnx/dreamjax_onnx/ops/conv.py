@@ -8,6 +8,9 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from dreamjax.zoo import ops as zoo_ops
+
+from .. import layout
 from ..registry import OpTable
 
 T = OpTable()
@@ -40,79 +43,98 @@ def _dims(nd: int):
     return ("NC" + sp, "OI" + sp, "NC" + sp)
 
 
-@T.op("Conv", 1, 11, 22)
-def conv(n, x, w, b=None):
-    nd = x.ndim - 2
-    kernel = list(n.attr("kernel_shape", w.shape[2:]))
+def conv_geometry(n, spatial, kernel_hw):
+    """(kernel, strides, dilations, explicit padding) of a Conv node over ``spatial`` dims."""
+    nd = len(spatial)
+    kernel = list(n.attr("kernel_shape", kernel_hw))
     strides = list(n.attr("strides", [1] * nd))
     dilations = list(n.attr("dilations", [1] * nd))
-    padding = conv_padding(n, x.shape[2:], kernel, strides, dilations)
+    return kernel, strides, dilations, conv_padding(n, spatial, kernel, strides, dilations)
+
+
+def conv_channels_last(n, x, w, b=None):
+    """2-D Conv on channels-last activations with an HWIO kernel (see :mod:`..layout`)."""
+    if x.ndim != 4 or w.ndim != 4:
+        return None
+    x = layout.channels_last(x)
+    w = layout.hwio(w).astype(x.dtype)
+    kernel, strides, dilations, padding = conv_geometry(n, x.shape[1:3], w.shape[:2])
     group = n.attr("group", 1)
-    if group > 1 and group == x.shape[1] and w.shape[1] == 1 and nd == 2 and jax.default_backend() == "cpu":
-        y = depthwise_taps(x, w.astype(x.dtype), kernel, strides, dilations, padding)
-        if b is not None:
-            y = y + b.astype(y.dtype).reshape((1, -1, 1, 1))
-        return y
-    if _NHWC_ON_CPU and jax.default_backend() == "cpu" and is_pointwise(w, group, kernel, strides, padding):
-        y = pointwise_matmul(x, w.astype(x.dtype))
+    if group > 1 and group == x.shape[3] and w.shape[2] == 1 and jax.default_backend() == "cpu":
+        y = depthwise_taps(x, w[:, :, 0, :], strides, dilations, padding)
+    elif group == 1 and tuple(kernel) == (1, 1) and padding == [(0, 0), (0, 0)]:
+        # XLA:CPU runs a 1x1 convolution as a copy plus a dot; the dot alone is 1.1-1.3x faster.
+        y = lax.dot_general(x[:, :: strides[0], :: strides[1], :], w[0, 0], (((3,), (0,)), ((), ())))
+    elif group == 1 and tuple(dilations) == (1, 1) and _out_pixels(x, kernel, strides, padding) <= x.shape[3]:
+        y = im2col_conv(x, w, strides, padding)
     else:
-        y = lax.conv_general_dilated(
-            x,
-            w.astype(x.dtype),
-            window_strides=strides,
-            padding=padding,
-            rhs_dilation=dilations,
-            dimension_numbers=_dims(nd),
-            feature_group_count=group,
-        )
-    return _add_bias(y, b, nd)
+        y = lax.conv_general_dilated(x, w, strides, padding, rhs_dilation=dilations,
+                                     dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=group)
+    return layout.wrap(y if b is None else y + b.astype(y.dtype))
 
 
-# Switch for benchmarks/bench_onnx_conv_layout.py (before/after in one process).
-_NHWC_ON_CPU = True
+@T.op("Conv", 1, 11, 22, channels_last=conv_channels_last)
+def conv(n, x, w, b=None):
+    kernel, strides, dilations, padding = conv_geometry(n, x.shape[2:], w.shape[2:])
+    y = lax.conv_general_dilated(
+        x,
+        w.astype(x.dtype),
+        window_strides=strides,
+        padding=padding,
+        rhs_dilation=dilations,
+        dimension_numbers=_dims(x.ndim - 2),
+        feature_group_count=n.attr("group", 1),
+    )
+    return _add_bias(y, b, x.ndim - 2)
 
 
-def is_pointwise(w, group, kernel, strides, padding) -> bool:
-    """A group-1, 1x1, stride-1, unpadded 2-D conv: a matmul over channels at every pixel."""
-    return (w.ndim == 4 and group == 1 and tuple(kernel) == (1, 1) and tuple(strides) == (1, 1)
-            and all(p == (0, 0) for p in padding))
+def _out_pixels(x, kernel, strides, padding) -> int:
+    hw = [(x.shape[1 + i] + sum(padding[i]) - kernel[i]) // strides[i] + 1 for i in range(2)]
+    return x.shape[0] * hw[0] * hw[1]
 
 
-def pointwise_matmul(x, w):
-    """1x1 conv as a channels-last dot_general, returned NCHW.
+def im2col_conv(x, w, strides, padding):
+    """Conv (NHWC, HWIO) as one dot over the kernel's patches.
 
-    XLA:CPU already runs NCHW convolutions channels-last (its optimised HLO is the same as for
-    an explicit NHWC/HWIO conv, transposes between layers cancelled), but it copies the OIHW
-    weight to HWIO on every call; as a dot the [O, I] weight is read in place. Measured
-    1.2-1.6x on a 64->256->64 pair at 56x56 (benchmarks/bench_onnx_conv_layout.py).
+    XLA:CPU's convolution is slow when there are fewer output pixels than input channels (deep
+    layers at small sizes: 3x3 512->512 on 7x7 runs 2-3x faster this way, forward and
+    gradient); with many pixels the patch matrix costs more than it saves.
     """
-    y = lax.dot_general(jnp.transpose(x, (0, 2, 3, 1)), w[:, :, 0, 0], (((3,), (1,)), ((), ())))
-    return jnp.transpose(y, (0, 3, 1, 2))
+    kh, kw, cin, cout = w.shape
+    xp = jnp.pad(x, ((0, 0), *padding, (0, 0)))
+    oh = (xp.shape[1] - kh) // strides[0] + 1
+    ow = (xp.shape[2] - kw) // strides[1] + 1
+    patches = jnp.concatenate(
+        [lax.slice(xp, (0, i, j, 0), (xp.shape[0], i + (oh - 1) * strides[0] + 1, j + (ow - 1) * strides[1] + 1, cin),
+                   (1, strides[0], strides[1], 1)) for i in range(kh) for j in range(kw)],
+        axis=3,
+    )
+    return lax.dot_general(patches, w.reshape(kh * kw * cin, cout), (((3,), (0,)), ((), ())))
 
 
-def depthwise_taps(x, w, kernel, strides, dilations, padding):
-    """Depthwise conv as a sum over the k*k taps of strided slices times per-channel weights.
+def depthwise_taps(x, w, strides, dilations, padding):
+    """Depthwise conv (NHWC input, [kh, kw, C * mult] kernel) as a sum over the kernel's taps
+    of strided slices times per-channel weights.
 
-    XLA:CPU runs ``feature_group_count == C`` convolutions (and their input gradient) 10-30x
-    slower than this (measured: /work/shared/notes/xla-cpu-depthwise.md); elsewhere the
-    grouped convolution is used.
+    XLA:CPU runs ``feature_group_count == C`` convolutions, and above all their input gradient,
+    10-30x slower than this (measured: /work/shared/notes/xla-cpu-depthwise.md); elsewhere the
+    grouped convolution is used. Square kernels with equal strides and no dilation use the
+    model zoo's taps, which have a hand-written gradient (4-10x faster than autodiff's).
     """
-    mult = w.shape[0] // x.shape[1]
+    mult = w.shape[2] // x.shape[3]
     if mult > 1:  # channel multiplier: output channel c*mult + k reads input channel c
-        x = jnp.repeat(x, mult, axis=1)
-    xp = jnp.pad(x, ((0, 0), (0, 0), *padding))
-    out = [(xp.shape[2 + i] - ((kernel[i] - 1) * dilations[i] + 1)) // strides[i] + 1 for i in range(2)]
+        x = jnp.repeat(x, mult, axis=3)
+    xp = jnp.pad(x, ((0, 0), *padding, (0, 0)))
+    kh, kw = w.shape[:2]
+    out = [(xp.shape[1 + i] - ((w.shape[i] - 1) * dilations[i] + 1)) // strides[i] + 1 for i in range(2)]
+    if kh == kw and strides[0] == strides[1] and tuple(dilations) == (1, 1):
+        return zoo_ops.valid_taps(xp, w, strides[0], tuple(out))
     y = None
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
+    for i in range(kh):
+        for j in range(kw):
             r0, c0 = i * dilations[0], j * dilations[1]
-            tap = lax.slice(
-                xp,
-                (0, 0, r0, c0),
-                (xp.shape[0], xp.shape[1], r0 + (out[0] - 1) * strides[0] + 1, c0 + (out[1] - 1) * strides[1] + 1),
-                (1, 1, strides[0], strides[1]),
-            )
-            term = tap * w[:, 0, i, j].reshape(1, -1, 1, 1)
+            end = (xp.shape[0], r0 + (out[0] - 1) * strides[0] + 1, c0 + (out[1] - 1) * strides[1] + 1, xp.shape[3])
+            term = lax.slice(xp, (0, r0, c0, 0), end, (1, strides[0], strides[1], 1)) * w[i, j]
             y = term if y is None else y + term
     return y
 

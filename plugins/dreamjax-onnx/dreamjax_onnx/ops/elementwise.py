@@ -14,7 +14,7 @@ T = OpTable()
 
 
 def _unary(name: str, f, *versions: int) -> None:
-    T.op(name, *versions)(lambda n, x: f(x))
+    T.op(name, *versions, channels_last="elementwise")(lambda n, x: f(x))
 
 
 _unary("Abs", jnp.abs, 6, 13)
@@ -50,22 +50,22 @@ def is_inf(n, x):
     return (jnp.isposinf(x) & bool(pos)) | (jnp.isneginf(x) & bool(neg))
 
 
-@T.op("Add", 7, 13, 14)
+@T.op("Add", 7, 13, 14, channels_last="elementwise")
 def add(n, a, b):
     return jnp.add(a, b)
 
 
-@T.op("Sub", 7, 13, 14)
+@T.op("Sub", 7, 13, 14, channels_last="elementwise")
 def sub(n, a, b):
     return jnp.subtract(a, b)
 
 
-@T.op("Mul", 7, 13, 14)
+@T.op("Mul", 7, 13, 14, channels_last="elementwise")
 def mul(n, a, b):
     return jnp.multiply(a, b)
 
 
-@T.op("Div", 7, 13, 14)
+@T.op("Div", 7, 13, 14, channels_last="elementwise")
 def div(n, a, b):
     a, b = jnp.asarray(a), jnp.asarray(b)
     if jnp.issubdtype(a.dtype, jnp.integer):
@@ -81,7 +81,7 @@ def mod(n, a, b):
     return jnp.mod(a, b)  # sign of the divisor, like Python
 
 
-@T.op("Pow", 7, 12, 13, 15)
+@T.op("Pow", 7, 12, 13, 15, channels_last="elementwise")
 def pow_(n, x, y):
     x, y = jnp.asarray(x), jnp.asarray(y)
     if x.dtype == y.dtype:
@@ -158,7 +158,7 @@ def greater_equal(n, a, b):
 
 
 # Max/Min/Sum/Mean-6 do not broadcast; broadcasting is a superset, so one kernel serves all.
-@T.op("Max", 6, 8, 12, 13)
+@T.op("Max", 6, 8, 12, 13, channels_last="elementwise")
 def max_(n, *xs):
     out = xs[0]
     for x in xs[1:]:
@@ -166,7 +166,7 @@ def max_(n, *xs):
     return jnp.asarray(out)
 
 
-@T.op("Min", 6, 8, 12, 13)
+@T.op("Min", 6, 8, 12, 13, channels_last="elementwise")
 def min_(n, *xs):
     out = xs[0]
     for x in xs[1:]:
@@ -174,7 +174,7 @@ def min_(n, *xs):
     return jnp.asarray(out)
 
 
-@T.op("Sum", 6, 8, 13)
+@T.op("Sum", 6, 8, 13, channels_last="elementwise")
 def sum_(n, *xs):
     out = xs[0]
     for x in xs[1:]:
@@ -182,28 +182,28 @@ def sum_(n, *xs):
     return jnp.asarray(out)
 
 
-@T.op("Mean", 6, 8, 13)
+@T.op("Mean", 6, 8, 13, channels_last="elementwise")
 def mean(n, *xs):
     return sum_(n, *xs) / len(xs)
 
 
-@T.op("Where", 9, 16)
+@T.op("Where", 9, 16, channels_last="elementwise")
 def where(n, cond, x, y):
     return jnp.where(cond, x, y)
 
 
-@T.op("Identity", 1, 13, 14, 16, 19, 21, 23, 24, 25)
+@T.op("Identity", 1, 13, 14, 16, 19, 21, 23, 24, 25, channels_last="elementwise")
 def identity(n, x):
     return x
 
 
-@T.op("Clip", 6)
+@T.op("Clip", 6, channels_last="elementwise")
 def clip_6(n, x):
     lo, hi = n.attr("min", -np.inf), n.attr("max", np.inf)
     return jnp.minimum(jnp.maximum(x, jnp.asarray(lo, x.dtype)), jnp.asarray(hi, x.dtype))
 
 
-@T.op("Clip", 11, 12, 13)
+@T.op("Clip", 11, 12, 13, channels_last="elementwise")
 def clip_11(n, x, lo=None, hi=None):
     # min > max gives max everywhere, as the spec says: apply max after min.
     if lo is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
+from .. import layout
 from ..registry import OpTable
 from ._util import axis, np_dtype
 
@@ -25,12 +26,25 @@ def _bn_inference(n, x, scale, bias, mean, var):
     return (x - _per_channel(mean, x)) * inv * _per_channel(scale, x) + _per_channel(bias, x)
 
 
-@T.op("BatchNormalization", 7, 9)
+def _bn_channels_last(n, x, scale, bias, mean, var):
+    """Inference-mode BatchNormalization of channels-last values: [C] vectors broadcast as is."""
+    vectors = (scale, bias, mean, var)
+    if not (isinstance(x, layout.Relaid) and x.is_channels_last) or n.attr("training_mode", 0) or n.wants(1):
+        return None
+    if any(isinstance(v, layout.Relaid) or jnp.ndim(v) != 1 for v in vectors):
+        return None
+    y = x.array
+    scale, bias, mean, var = (jnp.asarray(v).astype(y.dtype) for v in vectors)
+    inv = lax.rsqrt(var + jnp.asarray(n.attr("epsilon", 1e-5), y.dtype))
+    return layout.wrap((y - mean) * inv * scale + bias)
+
+
+@T.op("BatchNormalization", 7, 9, channels_last=_bn_channels_last)
 def batch_norm_7(n, x, scale, bias, mean, var):
     return _bn_inference(n, x, scale, bias, mean, var)
 
 
-@T.op("BatchNormalization", 14, 15)
+@T.op("BatchNormalization", 14, 15, channels_last=_bn_channels_last)
 def batch_norm_14(n, x, scale, bias, mean, var):
     if not n.attr("training_mode", 0):
         return _bn_inference(n, x, scale, bias, mean, var)

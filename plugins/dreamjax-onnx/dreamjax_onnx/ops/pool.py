@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .. import layout
 from ..registry import OpTable
 from ._util import jax_dtype
 from .conv import same_pads
@@ -25,15 +26,14 @@ def _lowest(dtype):
     return -jnp.inf if jnp.issubdtype(dtype, jnp.floating) else jnp.iinfo(dtype).min
 
 
-def pool_geometry(n, x, *, dilations_ok: bool = True, ceil_ok: bool = True):
-    """(kernel, strides, dilations, explicit pads, extra end pads for ceil mode)."""
-    nd = x.ndim - 2
+def pool_geometry(n, spatial, *, dilations_ok: bool = True, ceil_ok: bool = True):
+    """(kernel, strides, dilations, explicit pads, extra end pads for ceil mode) over ``spatial``."""
+    nd = len(spatial)
     kernel = list(n.attr("kernel_shape"))
     strides = list(n.attr("strides", [1] * nd))
     dilations = list(n.attr("dilations", [1] * nd)) if dilations_ok else [1] * nd
     ceil = bool(n.attr("ceil_mode", 0)) if ceil_ok else False
     auto = n.attr("auto_pad", "NOTSET")
-    spatial = x.shape[2:]
     if auto in ("SAME_UPPER", "SAME_LOWER"):
         pads = [same_pads(spatial[i], kernel[i], strides[i], dilations[i], auto == "SAME_UPPER") for i in range(nd)]
     elif auto == "VALID":
@@ -52,25 +52,35 @@ def pool_geometry(n, x, *, dilations_ok: bool = True, ceil_ok: bool = True):
     return kernel, strides, dilations, pads, extra
 
 
-def _window(x, init, op, kernel, strides, dilations, padding):
+def _spatial(x, channels_last: bool):
+    return x.shape[1:-1] if channels_last else x.shape[2:]
+
+
+def _per_pixel(values, channels_last: bool, fill):
+    """Window settings for the spatial axes; ``fill`` on the batch and channel axes."""
+    return (fill, *values, fill) if channels_last else (fill, fill, *values)
+
+
+def _window(x, init, op, kernel, strides, dilations, padding, channels_last=False):
     return lax.reduce_window(
         x,
         np.array(init, x.dtype),  # a concrete init keeps lax on its differentiable monoid path
         op,
-        window_dimensions=(1, 1, *kernel),
-        window_strides=(1, 1, *strides),
-        padding=((0, 0), (0, 0), *padding),
-        window_dilation=(1, 1, *dilations),
+        window_dimensions=_per_pixel(kernel, channels_last, 1),
+        window_strides=_per_pixel(strides, channels_last, 1),
+        padding=_per_pixel(padding, channels_last, (0, 0)),
+        window_dilation=_per_pixel(dilations, channels_last, 1),
     )
 
 
-def _max_pool(n, x, dilations_ok=True, ceil_ok=True):
-    kernel, strides, dilations, pads, extra = pool_geometry(n, x, dilations_ok=dilations_ok, ceil_ok=ceil_ok)
+def _max_pool(n, x, dilations_ok=True, ceil_ok=True, channels_last=False):
+    spatial = _spatial(x, channels_last)
+    kernel, strides, dilations, pads, extra = pool_geometry(n, spatial, dilations_ok=dilations_ok, ceil_ok=ceil_ok)
     padding = [(b, e + x_) for (b, e), x_ in zip(pads, extra)]
     if any(d > 1 for d in dilations):
         y = _dilated_max(x, kernel, strides, dilations, padding)
     else:
-        y = _window(x, _lowest(x.dtype), lax.max, kernel, strides, dilations, padding)
+        y = _window(x, _lowest(x.dtype), lax.max, kernel, strides, dilations, padding, channels_last)
     if not n.wants(1):
         return y
     return y, _argmax_indices(n, x, kernel, strides, dilations, padding)
@@ -121,52 +131,66 @@ def _argmax_indices(n, x, kernel, strides, dilations, padding):
     return out
 
 
-@T.op("MaxPool", 1)
+def _pool_channels_last(pool, **flags):
+    """The channels-last variant of a pooling kernel (one output, no dilation)."""
+
+    def variant(n, x):
+        if not (isinstance(x, layout.Relaid) and x.is_channels_last) or n.wants(1):
+            return None  # MaxPool's indices are defined on the NCHW layout
+        if any(d != 1 for d in n.attr("dilations", [])):
+            return None
+        return layout.wrap(pool(n, x.array, **flags, channels_last=True))
+
+    return variant
+
+
+@T.op("MaxPool", 1, channels_last=_pool_channels_last(_max_pool, dilations_ok=False, ceil_ok=False))
 def max_pool_1(n, x):
     return _max_pool(n, x, dilations_ok=False, ceil_ok=False)
 
 
-@T.op("MaxPool", 8)
+@T.op("MaxPool", 8, channels_last=_pool_channels_last(_max_pool, dilations_ok=False, ceil_ok=False))
 def max_pool_8(n, x):
     return _max_pool(n, x, dilations_ok=False, ceil_ok=False)
 
 
-@T.op("MaxPool", 10, 11, 12, 22)
+@T.op("MaxPool", 10, 11, 12, 22, channels_last=_pool_channels_last(_max_pool))
 def max_pool_10(n, x):
     return _max_pool(n, x)
 
 
-def _avg_pool(n, x, dilations_ok: bool, ceil_ok: bool):
-    kernel, strides, dilations, pads, extra = pool_geometry(n, x, dilations_ok=dilations_ok, ceil_ok=ceil_ok)
+def _avg_pool(n, x, dilations_ok: bool, ceil_ok: bool, channels_last: bool = False):
+    spatial = _spatial(x, channels_last)
+    kernel, strides, dilations, pads, extra = pool_geometry(n, spatial, dilations_ok=dilations_ok, ceil_ok=ceil_ok)
     padding = [(b, e + x_) for (b, e), x_ in zip(pads, extra)]
-    total = _window(x, 0, lax.add, kernel, strides, dilations, padding)
-    ones = jnp.ones((1, 1) + x.shape[2:], x.dtype)
+    total = _window(x, 0, lax.add, kernel, strides, dilations, padding, channels_last)
+    ones = jnp.ones(_per_pixel(spatial, channels_last, 1), x.dtype)
     if n.attr("count_include_pad", 0):
-        ones = jnp.pad(ones, ((0, 0), (0, 0), *pads), constant_values=1)
+        ones = jnp.pad(ones, _per_pixel(pads, channels_last, (0, 0)), constant_values=1)
         count_pad = [(0, x_) for x_ in extra]
     else:
         count_pad = padding
-    count = _window(ones, 0, lax.add, kernel, strides, dilations, count_pad)
+    count = _window(ones, 0, lax.add, kernel, strides, dilations, count_pad, channels_last)
     return total / count
 
 
-@T.op("AveragePool", 7)
+@T.op("AveragePool", 7, channels_last=_pool_channels_last(_avg_pool, dilations_ok=False, ceil_ok=False))
 def average_pool_7(n, x):
     return _avg_pool(n, x, dilations_ok=False, ceil_ok=False)
 
 
-@T.op("AveragePool", 10, 11)
+@T.op("AveragePool", 10, 11, channels_last=_pool_channels_last(_avg_pool, dilations_ok=False, ceil_ok=True))
 def average_pool_10(n, x):
     return _avg_pool(n, x, dilations_ok=False, ceil_ok=True)
 
 
-@T.op("AveragePool", 19, 22)
+@T.op("AveragePool", 19, 22, channels_last=_pool_channels_last(_avg_pool, dilations_ok=True, ceil_ok=True))
 def average_pool_19(n, x):
     return _avg_pool(n, x, dilations_ok=True, ceil_ok=True)
 
 
 def _lp_pool(n, x, dilations_ok: bool, ceil_ok: bool):
-    kernel, strides, dilations, pads, extra = pool_geometry(n, x, dilations_ok=dilations_ok, ceil_ok=ceil_ok)
+    kernel, strides, dilations, pads, extra = pool_geometry(n, x.shape[2:], dilations_ok=dilations_ok, ceil_ok=ceil_ok)
     padding = [(b, e + x_) for (b, e), x_ in zip(pads, extra)]
     p = n.attr("p", 2)
     s = _window(jnp.abs(x) ** p, 0, lax.add, kernel, strides, dilations, padding)
@@ -183,12 +207,21 @@ def lp_pool_18(n, x):
     return _lp_pool(n, x, dilations_ok=True, ceil_ok=True)
 
 
-@T.op("GlobalAveragePool", 1, 22)
+def _global_channels_last(reduce):
+    def variant(n, x):
+        if not (isinstance(x, layout.Relaid) and x.is_channels_last):
+            return None
+        return layout.wrap(reduce(x.array, axis=tuple(range(1, x.ndim - 1)), keepdims=True))
+
+    return variant
+
+
+@T.op("GlobalAveragePool", 1, 22, channels_last=_global_channels_last(jnp.mean))
 def global_average_pool(n, x):
     return jnp.mean(x, axis=tuple(range(2, x.ndim)), keepdims=True)
 
 
-@T.op("GlobalMaxPool", 1, 22)
+@T.op("GlobalMaxPool", 1, 22, channels_last=_global_channels_last(jnp.max))
 def global_max_pool(n, x):
     return jnp.max(x, axis=tuple(range(2, x.ndim)), keepdims=True)
 
@@ -199,14 +232,26 @@ def global_lp_pool(n, x):
     return jnp.sum(jnp.abs(x) ** p, axis=tuple(range(2, x.ndim)), keepdims=True) ** (1.0 / p)
 
 
-@T.op("LRN", 1, 13)
-def lrn(n, x):
+def _lrn(n, x, channel_axis: int):
     size = n.attr("size")
     alpha, beta, bias = n.attr("alpha", 1e-4), n.attr("beta", 0.75), n.attr("bias", 1.0)
-    window = (1, size) + (1,) * (x.ndim - 2)
-    pad = ((0, 0), ((size - 1) // 2, size - 1 - (size - 1) // 2)) + ((0, 0),) * (x.ndim - 2)
+    window = [1] * x.ndim
+    window[channel_axis] = size
+    pad = [(0, 0)] * x.ndim
+    pad[channel_axis] = ((size - 1) // 2, size - 1 - (size - 1) // 2)
     sq = lax.reduce_window(x * x, np.array(0, x.dtype), lax.add, window, (1,) * x.ndim, pad)
     return x / (bias + (alpha / size) * sq) ** beta
+
+
+def _lrn_channels_last(n, x):
+    if not (isinstance(x, layout.Relaid) and x.is_channels_last):
+        return None
+    return layout.wrap(_lrn(n, x.array, x.ndim - 1))
+
+
+@T.op("LRN", 1, 13, channels_last=_lrn_channels_last)
+def lrn(n, x):
+    return _lrn(n, x, 1)
 
 
 @T.op("MaxUnpool", 9, 11, 22, static=(2,))

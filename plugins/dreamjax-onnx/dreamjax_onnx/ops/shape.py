@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from .. import layout
 from ..registry import OpTable
 from ._util import axis, jax_dtype, np_dtype, static_ints, static_value
 
@@ -105,7 +106,15 @@ def unsqueeze_13(n, x, axes):
     return _unsqueeze(jnp.asarray(x), static_ints(axes, "Unsqueeze axes"))
 
 
-@T.op("Concat", 4, 11, 13)
+def _concat_channels_last(n, *xs):
+    rank = layout.relaid_rank(xs)
+    if rank is None or any(jnp.ndim(x) != rank for x in xs):
+        return None
+    ax = layout.channels_last_perm(rank).index(axis(n.attr("axis"), rank))
+    return layout.wrap(jnp.concatenate([layout.channels_last(x) for x in xs], axis=ax))
+
+
+@T.op("Concat", 4, 11, 13, channels_last=_concat_channels_last)
 def concat(n, *xs):
     xs = [jnp.asarray(x) for x in xs]
     return jnp.concatenate(xs, axis=axis(n.attr("axis"), xs[0].ndim))
