@@ -346,16 +346,16 @@ def to_jax(source: Any, *, registry: Registry | None = None, max_tensor_bytes: i
     opsets = model_opsets(model)
     arrays = initializer_arrays(model.graph)
     static = _static_names(model, registry, opsets)
-    constants, params = {}, {}
+    constants, weights = {}, {}
     for name, arr in arrays.items():
         if np.issubdtype(arr.dtype, np.floating) and name not in static:
-            params[name] = jnp.asarray(arr)
+            weights[name] = arr
         else:
             constants[name] = arr
-    layouts = {}
-    if channels_last:
-        layouts = {name: layout.HWIO for name in sorted(layout.conv_kernel_names(model, params))}
-        for name, perm in layouts.items():
-            params[name] = jnp.transpose(params[name], perm)
+    layouts = {name: layout.HWIO for name in sorted(layout.conv_kernel_names(model, weights))} if channels_last else {}
+    params = {
+        name: jnp.asarray(np.ascontiguousarray(arr.transpose(layouts[name])) if name in layouts else arr)
+        for name, arr in weights.items()
+    }
     fn = OnnxFunction(model, registry, constants, list(params), channels_last=channels_last, param_layouts=layouts)
     return fn, params

@@ -112,6 +112,9 @@ def broadcast_operand(v: Any, rank: int) -> Any:
         return v
     shape = (1,) * (rank - jnp.ndim(v)) + tuple(jnp.shape(v))
     perm = channels_last_perm(rank)
+    moved = [p for p in perm if shape[p] != 1]
+    if moved == sorted(moved):  # only size-1 axes move (a per-channel [C, 1, 1] vector...)
+        return jnp.reshape(v, tuple(shape[p] for p in perm))
     if isinstance(v, np.ndarray):
         return v.reshape(shape).transpose(perm)
     return jnp.transpose(jnp.reshape(v, shape), perm)

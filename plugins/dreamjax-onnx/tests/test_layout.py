@@ -1,0 +1,128 @@
+"""Channels-last execution (dreamjax_onnx.layout): same values as ONNX order, fewer transposes.
+
+One graph exercises every channels-last variant and every Conv path (lax conv, grouped conv,
+im2col, strided 1x1 dot, depthwise taps with and without the hand-written gradient) plus ops
+that need ONNX order (Flatten, Reshape). It is checked against onnxruntime, and every
+intermediate value and the input gradient against the same function run in ONNX order.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from onnx import helper
+from onnx_helpers import make_model, run_reference
+
+from dreamjax_onnx import to_jax
+from dreamjax_onnx.layout import HWIO
+
+RNG = np.random.default_rng(7)
+
+
+def _w(*shape, scale=0.3):
+    return (RNG.standard_normal(shape) * scale).astype(np.float32)
+
+
+INITS = {
+    "w1": _w(16, 8, 3, 3), "b1": _w(16),
+    "bn_s": _w(16) + 1, "bn_b": _w(16), "bn_m": _w(16), "bn_v": np.abs(_w(16)) + 0.5,
+    "slope": _w(16, 1, 1),
+    "wd": _w(32, 1, 3, 3), "wd2": _w(16, 1, 3, 2), "wg": _w(16, 8, 3, 3),
+    "wi": _w(24, 48, 3, 3), "wp": _w(24, 48, 1, 1), "shift": _w(1, 24, 1, 1),
+    "lo": np.array(-0.5, np.float32), "hi": np.array(0.8, np.float32),
+    "wfc": _w(10, 24), "shape2": np.array([0, -1], np.int64),
+}
+N = helper.make_node
+NODES = [
+    N("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),  # lax conv
+    N("BatchNormalization", ["c1", "bn_s", "bn_b", "bn_m", "bn_v"], ["bn"], epsilon=1e-3),
+    N("Relu", ["bn"], ["r"]),
+    N("PRelu", ["r", "slope"], ["p"]),
+    N("MaxPool", ["p"], ["mp"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], ceil_mode=1),
+    N("Conv", ["mp", "wd"], ["dw"], group=16, pads=[1, 1, 1, 1]),  # depthwise x2, custom-VJP taps
+    N("Conv", ["mp", "wd2"], ["dw2"], group=16, kernel_shape=[3, 2], dilations=[2, 1], strides=[1, 2],
+      pads=[2, 1, 2, 0]),  # depthwise, general taps
+    N("Conv", ["mp", "wg"], ["g"], group=2, pads=[1, 1, 1, 1]),  # grouped
+    N("Concat", ["dw", "g"], ["cat"], axis=1),
+    N("Conv", ["cat", "wi"], ["im"], strides=[2, 2], pads=[1, 1, 1, 1]),  # few pixels: im2col
+    N("Conv", ["cat", "wp"], ["pw"], strides=[2, 2]),  # strided 1x1: slice + dot
+    N("Add", ["im", "pw"], ["add"]),
+    N("Add", ["add", "shift"], ["add2"]),
+    N("LRN", ["add2"], ["lrn"], size=3),
+    N("AveragePool", ["lrn"], ["ap"], kernel_shape=[2, 2], pads=[0, 0, 1, 1], count_include_pad=1),
+    N("Sigmoid", ["ap"], ["sig"]),
+    N("Clip", ["sig", "lo", "hi"], ["clip"]),
+    N("GlobalAveragePool", ["clip"], ["gap"]),
+    N("Flatten", ["gap"], ["flat"]),  # needs ONNX order
+    N("Gemm", ["flat", "wfc"], ["y"], transB=1),
+    N("Reshape", ["dw2", "shape2"], ["y2"]),  # needs ONNX order
+]
+
+
+def layered_model(x):
+    return make_model(NODES, {"x": x}, ["y", "y2"], opset=13, initializers=INITS, dynamic=True)
+
+
+@pytest.mark.parametrize("shape", [(2, 8, 12, 10), (1, 8, 21, 17)])
+def test_channels_last_matches_onnxruntime(shape):
+    x = RNG.standard_normal(shape).astype(np.float32)
+    model = layered_model(x)
+    want, _ = run_reference(model, {"x": x})
+    fn, params = to_jax(model)
+    got = jax.jit(fn)(params, x)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=1e-4, atol=1e-5)
+
+
+def test_every_value_and_the_gradient_match_onnx_order():
+    x = RNG.standard_normal((2, 8, 12, 10)).astype(np.float32)
+    model = layered_model(x)
+    fn_cl, p_cl = to_jax(model)
+    fn_std, p_std = to_jax(model, channels_last=False)
+    assert fn_std.param_layouts == {}
+    got_cl = fn_cl.capture(p_cl, x, names=fn_cl.values)
+    got_std = fn_std.capture(p_std, x, names=fn_std.values)
+    for name in fn_cl.values:
+        np.testing.assert_allclose(np.asarray(got_cl[name]), np.asarray(got_std[name]), rtol=1e-5, atol=1e-5, err_msg=name)
+
+    def loss(fn, params):
+        return lambda x: jnp.sum(fn(params, x)[0] ** 2) + jnp.sum(jnp.sin(fn(params, x)[1]))
+
+    g_cl = jax.grad(loss(fn_cl, p_cl))(x)
+    g_std = jax.grad(loss(fn_std, p_std))(x)
+    np.testing.assert_allclose(np.asarray(g_cl), np.asarray(g_std), rtol=1e-4, atol=1e-5)
+
+
+def test_values_are_transposed_only_at_the_edges():
+    x = np.zeros((1, 8, 12, 10), np.float32)
+    fn, params = to_jax(layered_model(x))
+    eqns = jax.make_jaxpr(fn)(params, x).jaxpr.eqns
+    moves = [e.params["permutation"] for e in eqns if e.primitive.name == "transpose" and len(e.params["permutation"]) == 4]
+    # Into the first Conv, and back to ONNX order for Flatten and for Reshape: nothing else
+    # (per-channel operands such as PRelu's slope are reshaped, not transposed).
+    assert moves == [(0, 2, 3, 1), (0, 3, 1, 2), (0, 3, 1, 2)]
+
+
+def test_conv_kernels_are_stored_hwio_once():
+    x = np.zeros((1, 8, 12, 10), np.float32)
+    fn, params = to_jax(layered_model(x))
+    assert set(fn.param_layouts) == {"w1", "wd", "wd2", "wg", "wi", "wp"}
+    for name, perm in fn.param_layouts.items():
+        assert perm == HWIO
+        np.testing.assert_array_equal(np.asarray(params[name]), INITS[name].transpose(perm))
+    np.testing.assert_array_equal(np.asarray(params["wfc"]), INITS["wfc"])  # not a Conv kernel
+
+
+def test_a_kernel_read_by_another_op_keeps_onnx_layout():
+    w = _w(4, 3, 3, 3)
+    nodes = [N("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1]), N("ReduceSum", ["w"], ["s"], keepdims=0)]
+    x = RNG.standard_normal((1, 3, 6, 6)).astype(np.float32)
+    model = make_model(nodes, {"x": x}, ["y", "s"], opset=13, initializers={"w": w})
+    fn, params = to_jax(model)
+    assert fn.param_layouts == {}
+    np.testing.assert_array_equal(np.asarray(params["w"]), w)
+    want, _ = run_reference(model, {"x": x})
+    for g, r in zip(fn(params, x), want):
+        np.testing.assert_allclose(np.asarray(g), r, rtol=1e-5, atol=1e-5)
