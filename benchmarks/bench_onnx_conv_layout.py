@@ -1,8 +1,9 @@
-"""Conv on XLA:CPU: the ONNX plugin's lax conv for every Conv vs 1x1 convs as a channels-last matmul.
+"""ONNX graphs on XLA:CPU in ONNX order (NCHW) vs channels-last inside (dreamjax_onnx.layout).
 
-Both variants of each model are traced in one process by flipping
-``dreamjax_onnx.ops.conv._NHWC_ON_CPU`` before jit, then timed alternately with onnxruntime
-(ort, old, new / new, old, ort, ...); best-of and median per engine.
+Each model is converted twice in one process, ``to_jax(model, channels_last=False)`` and the
+default ``channels_last=True``, then both are timed alternately with onnxruntime
+(ort, nchw, nhwc / nhwc, nchw, ort, ...); best-of and median per engine, and the number of
+transposes in the lowered program.
 
     PYTHONPATH=benchmarks python benchmarks/bench_onnx_conv_layout.py --repeats 15
 """
@@ -54,7 +55,6 @@ def main() -> None:
     import onnxruntime as ort
 
     import dreamjax_onnx
-    from dreamjax_onnx.ops import conv as conv_ops
     from bench_onnx import resnet18_graph
 
     models = [("conv3x3 64->64 @56 x4", conv_stack(), (1, 64, 56, 56)),
@@ -68,23 +68,22 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()}")
     for name, model, shape in models:
         x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
-        fn, params = dreamjax_onnx.to_jax(model)
-        compiled = {}
+        compiled, params = {}, {}
         for variant, flag in (("nchw", False), ("nhwc", True)):
-            conv_ops._NHWC_ON_CPU = flag
+            fn, params[variant] = dreamjax_onnx.to_jax(model, channels_last=flag)
             t0 = time.perf_counter()
-            lowered = jax.jit(lambda p, a: fn(p, a)).lower(params, x)  # fresh function: retrace
+            lowered = jax.jit(fn).lower(params[variant], x)
             compiled[variant + "_transposes"] = lowered.as_text().count("stablehlo.transpose")
             compiled[variant] = lowered.compile()
             compiled[variant + "_compile_s"] = time.perf_counter() - t0
         sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         feed = {sess.get_inputs()[0].name: x}
         ref = sess.run(None, feed)[0]
-        err = {v: float(np.abs(np.asarray(compiled[v](params, x)[0]) - ref).max() / np.abs(ref).max())
+        err = {v: float(np.abs(np.asarray(compiled[v](params[v], x)[0]) - ref).max() / np.abs(ref).max())
                for v in ("nchw", "nhwc")}
         runs = {"ort": lambda: sess.run(None, feed),
-                "nchw": lambda: jax.block_until_ready(compiled["nchw"](params, x)),
-                "nhwc": lambda: jax.block_until_ready(compiled["nhwc"](params, x))}
+                "nchw": lambda: jax.block_until_ready(compiled["nchw"](params["nchw"], x)),
+                "nhwc": lambda: jax.block_until_ready(compiled["nhwc"](params["nhwc"], x))}
         for f in runs.values():
             f(), f()
         ts = {k: [] for k in runs}
