@@ -330,8 +330,8 @@ def to_jax(source: Any, *, registry: Registry | None = None, max_tensor_bytes: i
 
     ``params`` maps initializer names to arrays in ONNX layout, except that with
     ``channels_last`` (the default: convolutional graphs run NHWC inside, see :mod:`.layout`)
-    the kernels of 2-D convolutions are stored HWIO; ``fn.param_layouts`` names them, with the
-    axis permutation applied (``params[name] == initializer.transpose(perm)``).
+    the kernels of 2-D convolutions are stored HWIO and ``transB`` Gemm matrices transposed;
+    ``fn.param_layouts`` names them, with the axis permutation applied (``params[name] == initializer.transpose(perm)``).
 
     Raises :class:`UnsupportedOpsError` listing *every* unsupported operator before anything
     is converted, :class:`OnnxLoadError` for unreadable files and :class:`OnnxGraphError` for
@@ -352,7 +352,7 @@ def to_jax(source: Any, *, registry: Registry | None = None, max_tensor_bytes: i
             weights[name] = arr
         else:
             constants[name] = arr
-    layouts = {name: layout.HWIO for name in sorted(layout.conv_kernel_names(model, weights))} if channels_last else {}
+    layouts = layout.weight_layouts(model, weights) if channels_last else {}
     params = {
         name: jnp.asarray(np.ascontiguousarray(arr.transpose(layouts[name])) if name in layouts else arr)
         for name, arr in weights.items()

@@ -16,7 +16,7 @@ from onnx import helper
 from onnx_helpers import make_model, run_reference
 
 from dreamjax_onnx import to_jax
-from dreamjax_onnx.layout import HWIO
+from dreamjax_onnx.layout import GEMM_B, HWIO
 
 RNG = np.random.default_rng(7)
 
@@ -105,14 +105,16 @@ def test_values_are_transposed_only_at_the_edges():
     assert moves == [(0, 2, 3, 1), (0, 3, 1, 2), (0, 3, 1, 2)]
 
 
-def test_conv_kernels_are_stored_hwio_once():
+def test_weights_are_stored_in_the_layout_their_op_reads():
     x = np.zeros((1, 8, 12, 10), np.float32)
     fn, params = to_jax(layered_model(x))
-    assert set(fn.param_layouts) == {"w1", "wd", "wd2", "wg", "wi", "wp"}
+    want = {name: HWIO for name in ("w1", "wd", "wd2", "wg", "wi", "wp")} | {"wfc": GEMM_B}
+    assert fn.param_layouts == want
     for name, perm in fn.param_layouts.items():
-        assert perm == HWIO
         np.testing.assert_array_equal(np.asarray(params[name]), INITS[name].transpose(perm))
-    np.testing.assert_array_equal(np.asarray(params["wfc"]), INITS["wfc"])  # not a Conv kernel
+    np.testing.assert_array_equal(np.asarray(params["slope"]), INITS["slope"])  # not a weight slot
+    moves = [e for e in jax.make_jaxpr(fn)(params, x).jaxpr.eqns if e.primitive.name == "transpose"]
+    assert all(len(e.params["permutation"]) == 4 for e in moves)  # Gemm reads its [K, N] matrix as is
 
 
 def test_a_kernel_read_by_another_op_keeps_onnx_layout():
