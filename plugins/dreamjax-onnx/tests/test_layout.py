@@ -58,11 +58,12 @@ NODES = [
     N("Flatten", ["gap"], ["flat"]),  # needs ONNX order
     N("Gemm", ["flat", "wfc"], ["y"], transB=1),
     N("Reshape", ["dw2", "shape2"], ["y2"]),  # needs ONNX order
+    N("MaxPool", ["cat"], ["y3"], kernel_shape=[2, 2], dilations=[2, 1], ceil_mode=1),  # a channels-last output
 ]
 
 
 def layered_model(x):
-    return make_model(NODES, {"x": x}, ["y", "y2"], opset=13, initializers=INITS, dynamic=True)
+    return make_model(NODES, {"x": x}, ["y", "y2", "y3"], opset=13, initializers=INITS, dynamic=True)
 
 
 @pytest.mark.parametrize("shape", [(2, 8, 12, 10), (1, 8, 21, 17)])
@@ -88,7 +89,7 @@ def test_every_value_and_the_gradient_match_onnx_order():
         np.testing.assert_allclose(np.asarray(got_cl[name]), np.asarray(got_std[name]), rtol=1e-5, atol=1e-5, err_msg=name)
 
     def loss(fn, params):
-        return lambda x: jnp.sum(fn(params, x)[0] ** 2) + jnp.sum(jnp.sin(fn(params, x)[1]))
+        return lambda x: sum(jnp.sum(jnp.sin(y * (i + 1))) for i, y in enumerate(fn(params, x)))
 
     g_cl = jax.grad(loss(fn_cl, p_cl))(x)
     g_std = jax.grad(loss(fn_std, p_std))(x)
@@ -100,9 +101,9 @@ def test_values_are_transposed_only_at_the_edges():
     fn, params = to_jax(layered_model(x))
     eqns = jax.make_jaxpr(fn)(params, x).jaxpr.eqns
     moves = [e.params["permutation"] for e in eqns if e.primitive.name == "transpose" and len(e.params["permutation"]) == 4]
-    # Into the first Conv, and back to ONNX order for Flatten and for Reshape: nothing else
-    # (per-channel operands such as PRelu's slope are reshaped, not transposed).
-    assert moves == [(0, 2, 3, 1), (0, 3, 1, 2), (0, 3, 1, 2)]
+    # Into the first Conv, back to ONNX order for Flatten, for Reshape and for the output y3:
+    # nothing else (per-channel operands such as PRelu's slope are reshaped, not transposed).
+    assert moves == [(0, 2, 3, 1), (0, 3, 1, 2), (0, 3, 1, 2), (0, 3, 1, 2)]
 
 
 def test_weights_are_stored_in_the_layout_their_op_reads():
