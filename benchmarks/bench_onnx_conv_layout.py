@@ -76,7 +76,9 @@ def main() -> None:
             compiled[variant + "_transposes"] = lowered.as_text().count("stablehlo.transpose")
             compiled[variant] = lowered.compile()
             compiled[variant + "_compile_s"] = time.perf_counter() - t0
-        sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        opts = ort.SessionOptions()  # no spin-waiting workers stealing the next jax run's CPU (bench_onnx.py)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
         feed = {sess.get_inputs()[0].name: x}
         ref = sess.run(None, feed)[0]
         err = {v: float(np.abs(np.asarray(compiled[v](params[v], x)[0]) - ref).max() / np.abs(ref).max())
