@@ -3,7 +3,9 @@
 For each model: the converted forward under ``jax.jit`` and an onnxruntime CPU session
 (all graph optimisations, its default thread pool) run alternately (ort, jax, jax, ort, ...)
 so that drift in machine load hits both; best-of and median are reported, and the throughput
-ratio jax/ort (target in issue 3: >= 0.8). onnxruntime's worker threads spin-wait after each
+ratio jax/ort (target in issue 3: >= 0.8). jax programs are compiled with
+``dreamjax.compiler.compiler_options()``, as ``dreamjax dream`` compiles them
+(``--xla-defaults``: XLA's defaults, what a plain ``jax.jit`` gives). onnxruntime's worker threads spin-wait after each
 run by default, and that slows a jax run that follows by ~40% (measured: ResNet-18 29 -> 41 ms
 median; a 50 ms pause does not cure it), so the alternating session has spinning off; its
 default session (spinning on) is also timed on its own, and jax is compared with whichever
@@ -130,12 +132,13 @@ def timed(f) -> float:
 
 
 def bench_model(name: str, model: onnx.ModelProto, batch: int, size: int, repeats: int,
-                quiet: float, patience: float) -> dict:
+                quiet: float, patience: float, xla_defaults: bool = False) -> dict:
     import jax
     import jax.numpy as jnp
     import onnxruntime as ort
 
     import dreamjax_onnx
+    from dreamjax.compiler import compiler_options
 
     x = np.random.default_rng(0).standard_normal((batch, 3, size, size)).astype(np.float32)
     t0 = time.perf_counter()
@@ -144,15 +147,16 @@ def bench_model(name: str, model: onnx.ModelProto, batch: int, size: int, repeat
     convert_s = time.perf_counter() - t0
 
     xj = jnp.asarray(x)
+    options = {} if xla_defaults else compiler_options()
     t0 = time.perf_counter()
-    fwd = jax.jit(fn).lower(params, xj).compile()
+    fwd = jax.jit(fn).lower(params, xj).compile(options)
     compile_s = time.perf_counter() - t0
 
     def loss(p, x):
         return jnp.sum(fn(p, x)[0] ** 2)
 
     t0 = time.perf_counter()
-    grad = jax.jit(jax.value_and_grad(loss, argnums=1)).lower(params, xj).compile()
+    grad = jax.jit(jax.value_and_grad(loss, argnums=1)).lower(params, xj).compile(options)
     compile_grad_s = time.perf_counter() - t0
 
     quiet_opts = ort.SessionOptions()
@@ -190,6 +194,7 @@ def bench_model(name: str, model: onnx.ModelProto, batch: int, size: int, repeat
         "convert_s": convert_s, "compile_fwd_s": compile_s, "compile_grad_s": compile_grad_s,
         "ort_no_spin": stats(t_ort), "ort_default": stats(t_ort_default), "jax": stats(t_jax),
         "jax_fwd_grad": stats(t_grad), "rel_err_vs_ort": rel_err, "load_notes": [n for n in notes if n],
+        "compiler_options": options,
     }
     res["ort"] = {k: min(res["ort_no_spin"][k], res["ort_default"][k]) for k in ("best_ms", "median_ms")}
     res["ratio_best"] = res["ort"]["best_ms"] / res["jax"]["best_ms"]
@@ -255,6 +260,8 @@ def main(argv=None) -> int:
                     help="every 5 rounds, wait until other processes use less than this share of the CPUs")
     ap.add_argument("--patience", type=float, default=30.0, help="longest wait for a quiet machine, seconds")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--xla-defaults", action="store_true",
+                    help="compile with XLA's default options instead of dreamjax.compiler's (what plain jax.jit gives)")
     args = ap.parse_args(argv)
 
     models: list[tuple[str, onnx.ModelProto]] = []
@@ -273,7 +280,7 @@ def main(argv=None) -> int:
     rows = []
     for name, model in models:
         for batch in args.batch:
-            r = bench_model(name, model, batch, args.size, args.repeats, args.quiet_below, args.patience)
+            r = bench_model(name, model, batch, args.size, args.repeats, args.quiet_below, args.patience, args.xla_defaults)
             rows.append(r)
             print(f"{name} b{batch}: ort {r['ort']['best_ms']:.1f} ms, jax {r['jax']['best_ms']:.1f} ms "
                   f"-> {r['ratio_best']:.2f}x (median {r['ratio_median']:.2f}x); "

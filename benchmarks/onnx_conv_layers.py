@@ -1,5 +1,7 @@
-"""Every distinct Conv of an ONNX model, timed alone: XLA's NCHW and NHWC convs, im2col + dot,
-and PyTorch's conv2d (oneDNN, close to onnxruntime's MLAS), forward only, best-of.
+"""Every distinct Conv of an ONNX model, timed alone: XLA's NCHW and NHWC convs (with XLA's
+default options, which hand big convolutions to YNNPACK, and with dreamjax.compiler's, which
+keep them on XLA's own), im2col + dot, and PyTorch's conv2d (oneDNN, close to onnxruntime's
+MLAS), forward only, best-of.
 
 Shows where a converted model's time goes and which Conv path wins per shape
 (dreamjax_onnx/ops/conv.py picks im2col when there are fewer output pixels than input channels).
@@ -63,11 +65,13 @@ def main(argv=None) -> int:
     import torch
     from jax import lax
 
+    from dreamjax.compiler import compiler_options
     from dreamjax_onnx.ops.conv import im2col_conv
 
     print(f"{machine.describe()['cpu']}; {machine.load_note()}")
-    print("| count | input | kernel | stride | group | XLA NCHW ms | XLA NHWC ms | im2col ms | torch ms |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| count | input | kernel | stride | group | XLA NCHW ms | XLA NHWC ms | XLA NHWC, dreamjax options ms "
+          "| im2col ms | torch ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     total: collections.Counter = collections.Counter()
     rng = np.random.default_rng(0)
     for (xs, ws, st, pads, g), count in sorted(conv_shapes(onnx.load(str(args.model)), args.batch, args.size).items(),
@@ -81,6 +85,9 @@ def main(argv=None) -> int:
                 a, b, st, pad, dimension_numbers=("NCHW", "OIHW", "NCHW"), feature_group_count=g)), jnp.asarray(x), jnp.asarray(w)),
             "nhwc": best_ms(jax.jit(lambda a, b: lax.conv_general_dilated(
                 a, b, st, pad, dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=g)), xh, wh),
+            "tuned": best_ms(jax.jit(lambda a, b: lax.conv_general_dilated(
+                a, b, st, pad, dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=g),
+                compiler_options=compiler_options()), xh, wh),
         }
         row["im2col"] = best_ms(jax.jit(lambda a, b: im2col_conv(a, b, st, pad)), xh, wh) if g == 1 else row["nhwc"]
         tw = torch.from_numpy(w)
@@ -89,9 +96,10 @@ def main(argv=None) -> int:
             row["torch"] = best_ms(lambda: torch.nn.functional.conv2d(tx, tw, stride=st, groups=g))
         for k, v in row.items():
             total[k] += count * v
-        print(f"| {count} | {xs} | {ws} | {st} | {g} | {row['nchw']:.2f} | {row['nhwc']:.2f} | {row['im2col']:.2f} | {row['torch']:.2f} |",
-              flush=True)
-    print(f"| total | | | | | {total['nchw']:.1f} | {total['nhwc']:.1f} | {total['im2col']:.1f} | {total['torch']:.1f} |")
+        print(f"| {count} | {xs} | {ws} | {st} | {g} | {row['nchw']:.2f} | {row['nhwc']:.2f} | {row['tuned']:.2f} "
+              f"| {row['im2col']:.2f} | {row['torch']:.2f} |", flush=True)
+    print(f"| total | | | | | {total['nchw']:.1f} | {total['nhwc']:.1f} | {total['tuned']:.1f} | {total['im2col']:.1f} "
+          f"| {total['torch']:.1f} |")
     return 0
 
 

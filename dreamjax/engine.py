@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .cache import ensure_compilation_cache, persistent_cache_hits
+from .compiler import compiler_options
 from .errors import DreamjaxError
 from .memory import check_fits, program_bytes
 from .model import DreamModel
@@ -204,7 +205,7 @@ class Dreamer:
         program = self._compiled.get(key)
         if program is None:
             t0, hits = time.perf_counter(), persistent_cache_hits()
-            program = self._jitted.lower(*args, plan=plan).compile()
+            program = self._jitted.lower(*args, plan=plan).compile(compiler_options())
             stats.compile_seconds += time.perf_counter() - t0
             stats.programs_compiled += 1
             stats.programs_from_disk += persistent_cache_hits() - hits

@@ -1,0 +1,48 @@
+"""dreamjax.compiler: per-backend XLA options, validated before use."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from dreamjax import compiler
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    compiler._supported.cache_clear()
+    yield
+    compiler._supported.cache_clear()
+
+
+def test_cpu_programs_keep_convolutions_on_xla(monkeypatch):
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    options = compiler.compiler_options("cpu")
+    assert options == {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT"}
+
+    def conv(x, w):
+        return lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    x, w = jnp.ones((1, 56, 56, 64)), jnp.ones((3, 3, 64, 64))
+    default = jax.jit(conv).lower(x, w).compile()
+    tuned = jax.jit(conv).lower(x, w).compile(options)
+    assert "ynn_fusion" in default.as_text()  # what the option is for: XLA's default hands it to YNNPACK
+    assert "ynn_fusion" not in tuned.as_text()
+    np.testing.assert_allclose(np.asarray(tuned(x, w)), np.asarray(default(x, w)), rtol=1e-6)
+
+
+def test_other_backends_get_no_options():
+    assert compiler.compiler_options("gpu") == {}
+
+
+def test_the_users_xla_flags_win(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_experimental_ynn_fusion_type=individual_convolution")
+    assert compiler.compiler_options("cpu") == {}
+
+
+def test_an_xla_without_the_option_keeps_its_defaults(monkeypatch):
+    monkeypatch.setattr(compiler, "_CPU", {"xla_cpu_no_such_option_in_any_xla": "1"})
+    assert compiler.compiler_options("cpu") == {}
