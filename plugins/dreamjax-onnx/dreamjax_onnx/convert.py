@@ -265,14 +265,15 @@ class OnnxFunction:
     """
 
     def __init__(self, model: onnx.ModelProto, registry: Registry, constants: dict[str, np.ndarray],
-                 param_names: Sequence[str], *, channels_last: bool = False,
+                 param_shapes: Mapping[str, tuple[int, ...]], *, channels_last: bool = False,
                  param_layouts: Mapping[str, tuple[int, ...]] | None = None):
         self._graph = model.graph
         self.param_layouts = dict(param_layouts or {})
         self._executor = Executor(registry, model_opsets(model), channels_last)
         self._constants = constants
-        self._param_names = tuple(param_names)
-        available = set(constants) | set(param_names) | {i.name for i in model.graph.input}
+        self._param_names = tuple(param_shapes)
+        self._param_shapes = dict(param_shapes)
+        available = set(constants) | set(param_shapes) | {i.name for i in model.graph.input}
         self._order = self._executor.plan(model.graph, available)
         info: GraphInfo = graph_info(model.graph, [p.proto for p in self._order])
         self.inputs = info.inputs
@@ -280,7 +281,7 @@ class OnnxFunction:
         self.values = info.values
         self._producer = {o: i for i, p in enumerate(self._order) for o in p.proto.output if o}
         self._pruned: dict[frozenset[str], list[PlannedNode]] = {}
-        self._known = set(self.values) | set(self.inputs) | set(constants) | set(param_names)
+        self._known = set(self.values) | set(self.inputs) | set(constants) | set(param_shapes)
 
     def __call__(self, params: Mapping[str, Any], *inputs: Any) -> tuple[jax.Array, ...]:
         got = self.capture(params, *inputs, names=self.outputs)
@@ -300,6 +301,13 @@ class OnnxFunction:
         missing = [n for n in self._param_names if n not in params]
         if missing:
             raise OnnxGraphError(f"params lack {missing[:5]}", "pass the params returned by to_jax")
+        for name in self.param_layouts:
+            if tuple(params[name].shape) != self._param_shapes[name]:
+                raise OnnxGraphError(
+                    f"params[{name!r}] has shape {tuple(params[name].shape)}, but this function stores that "
+                    f"Conv/Gemm weight permuted by {self.param_layouts[name]} as {self._param_shapes[name]}",
+                    "pass the params returned by the same to_jax call (see fn.param_layouts)",
+                )
         env.update({n: params[n] for n in self._param_names})
         for name, perm in self.param_layouts.items():
             env[name] = layout.Relaid(env[name], perm)
@@ -357,5 +365,6 @@ def to_jax(source: Any, *, registry: Registry | None = None, max_tensor_bytes: i
         name: jnp.asarray(np.ascontiguousarray(arr.transpose(layouts[name])) if name in layouts else arr)
         for name, arr in weights.items()
     }
-    fn = OnnxFunction(model, registry, constants, list(params), channels_last=channels_last, param_layouts=layouts)
+    shapes = {name: tuple(p.shape) for name, p in params.items()}
+    fn = OnnxFunction(model, registry, constants, shapes, channels_last=channels_last, param_layouts=layouts)
     return fn, params

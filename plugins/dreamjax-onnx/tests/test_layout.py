@@ -16,6 +16,7 @@ from onnx import helper
 from onnx_helpers import make_model, run_reference
 
 from dreamjax_onnx import to_jax
+from dreamjax_onnx.errors import OnnxGraphError
 from dreamjax_onnx.layout import GEMM_B, HWIO
 
 RNG = np.random.default_rng(7)
@@ -129,3 +130,12 @@ def test_a_kernel_read_by_another_op_keeps_onnx_layout():
     want, _ = run_reference(model, {"x": x})
     for g, r in zip(fn(params, x), want):
         np.testing.assert_allclose(np.asarray(g), r, rtol=1e-5, atol=1e-5)
+
+
+def test_params_in_another_layout_are_refused_clearly():
+    x = RNG.standard_normal((1, 8, 12, 10)).astype(np.float32)
+    model = layered_model(x)
+    fn, _ = to_jax(model)
+    _, onnx_order = to_jax(model, channels_last=False)
+    with pytest.raises(OnnxGraphError, match=r"params\['w1'\] has shape \(16, 8, 3, 3\).*\(3, 3, 8, 16\)"):
+        fn(onnx_order, x)
