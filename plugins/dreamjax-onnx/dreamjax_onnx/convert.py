@@ -271,7 +271,6 @@ class OnnxFunction:
         self.param_layouts = dict(param_layouts or {})
         self._executor = Executor(registry, model_opsets(model), channels_last)
         self._constants = constants
-        self._param_names = tuple(param_shapes)
         self._param_shapes = dict(param_shapes)
         available = set(constants) | set(param_shapes) | {i.name for i in model.graph.input}
         self._order = self._executor.plan(model.graph, available)
@@ -298,19 +297,18 @@ class OnnxFunction:
                 f"the graph takes {len(self.inputs)} input(s) {list(self.inputs)}, got {len(inputs)}"
             )
         env: dict[str, Any] = dict(self._constants)
-        missing = [n for n in self._param_names if n not in params]
+        missing = [n for n in self._param_shapes if n not in params]
         if missing:
             raise OnnxGraphError(f"params lack {missing[:5]}", "pass the params returned by to_jax")
-        for name in self.param_layouts:
+        env.update({n: params[n] for n in self._param_shapes})
+        for name, perm in self.param_layouts.items():
             if tuple(params[name].shape) != self._param_shapes[name]:
                 raise OnnxGraphError(
                     f"params[{name!r}] has shape {tuple(params[name].shape)}, but this function stores that "
-                    f"Conv/Gemm weight permuted by {self.param_layouts[name]} as {self._param_shapes[name]}",
+                    f"Conv/Gemm weight permuted by {perm} as {self._param_shapes[name]}",
                     "pass the params returned by the same to_jax call (see fn.param_layouts)",
                 )
-        env.update({n: params[n] for n in self._param_names})
-        for name, perm in self.param_layouts.items():
-            env[name] = layout.Relaid(env[name], perm)
+            env[name] = layout.Relaid(params[name], perm)
         for name, x in zip(self.inputs, inputs):
             env[name] = _as_input(x)
         self._executor.run(self._needed(frozenset(names)), env)

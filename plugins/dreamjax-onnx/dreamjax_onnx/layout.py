@@ -96,9 +96,14 @@ def hwio(w: Any) -> jax.Array:
     return jnp.transpose(standard(w), HWIO)
 
 
+def is_channels_last(x: Any) -> bool:
+    """Whether ``x`` is a value held channels-last (what the channels-last variants take)."""
+    return isinstance(x, Relaid) and x.is_channels_last
+
+
 def relaid_rank(args) -> int | None:
     """The rank of the channels-last arguments, or None if there are none (or mixed ranks)."""
-    ranks = {a.ndim for a in args if isinstance(a, Relaid) and a.is_channels_last}
+    ranks = {a.ndim for a in args if is_channels_last(a)}
     return ranks.pop() if len(ranks) == 1 else None
 
 

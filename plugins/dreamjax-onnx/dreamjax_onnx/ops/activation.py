@@ -121,31 +121,12 @@ def _hardmax(x, ax):
     return jax.nn.one_hot(idx, x.shape[ax], axis=ax, dtype=x.dtype)
 
 
-@T.op("Softmax", 1, 11)
-def softmax_1(n, x):
-    return _coerced(lambda v, a: jax.nn.softmax(v, axis=a), x, n.attr("axis", 1))
+def _along_axis(name: str, f) -> None:
+    """Register a softmax-like ``f(x, axis)`` at versions 1/11 (flattened, above) and 13 (one axis)."""
+    T.op(name, 1, 11)(lambda n, x: _coerced(f, x, n.attr("axis", 1)))
+    T.op(name, 13)(lambda n, x: f(x, axis(n.attr("axis", -1), x.ndim)))
 
 
-@T.op("Softmax", 13)
-def softmax_13(n, x):
-    return jax.nn.softmax(x, axis=n.attr("axis", -1))
-
-
-@T.op("LogSoftmax", 1, 11)
-def log_softmax_1(n, x):
-    return _coerced(lambda v, a: jax.nn.log_softmax(v, axis=a), x, n.attr("axis", 1))
-
-
-@T.op("LogSoftmax", 13)
-def log_softmax_13(n, x):
-    return jax.nn.log_softmax(x, axis=n.attr("axis", -1))
-
-
-@T.op("Hardmax", 1, 11)
-def hardmax_1(n, x):
-    return _coerced(_hardmax, x, n.attr("axis", 1))
-
-
-@T.op("Hardmax", 13)
-def hardmax_13(n, x):
-    return _hardmax(x, axis(n.attr("axis", -1), x.ndim))
+_along_axis("Softmax", lambda v, a: jax.nn.softmax(v, axis=a))
+_along_axis("LogSoftmax", lambda v, a: jax.nn.log_softmax(v, axis=a))
+_along_axis("Hardmax", _hardmax)

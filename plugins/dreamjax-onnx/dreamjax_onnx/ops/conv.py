@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from dreamjax.zoo import ops as zoo_ops
@@ -88,8 +91,29 @@ def conv(n, x, w, b=None):
     return _add_bias(y, b, x.ndim - 2)
 
 
+def out_size(padded: int, kernel: int, stride: int, dilation: int = 1) -> int:
+    """Window positions along an already padded axis."""
+    return (padded - ((kernel - 1) * dilation + 1)) // stride + 1
+
+
+def window_slices(xp, kernel, strides, dilations, first_axis: int):
+    """``(offsets, slice)`` for each kernel offset, row-major: the strided slice of the padded
+    ``xp`` that this offset sees at every output position. Spatial axes start at ``first_axis``."""
+    axes = range(first_axis, first_axis + len(kernel))
+    out = [out_size(xp.shape[a], k, s, d) for a, k, s, d in zip(axes, kernel, strides, dilations)]
+    step = [1] * xp.ndim
+    for a, s in zip(axes, strides):
+        step[a] = s
+    for offsets in np.ndindex(*kernel):
+        start, limit = [0] * xp.ndim, list(xp.shape)
+        for a, o, s, d, m in zip(axes, offsets, strides, dilations, out):
+            start[a] = o * d
+            limit[a] = start[a] + (m - 1) * s + 1
+        yield offsets, lax.slice(xp, start, limit, step)
+
+
 def _out_pixels(x, kernel, strides, padding) -> int:
-    hw = [(x.shape[1 + i] + sum(padding[i]) - kernel[i]) // strides[i] + 1 for i in range(2)]
+    hw = [out_size(x.shape[1 + i] + sum(padding[i]), kernel[i], strides[i]) for i in range(2)]
     return x.shape[0] * hw[0] * hw[1]
 
 
@@ -102,13 +126,7 @@ def im2col_conv(x, w, strides, padding):
     """
     kh, kw, cin, cout = w.shape
     xp = jnp.pad(x, ((0, 0), *padding, (0, 0)))
-    oh = (xp.shape[1] - kh) // strides[0] + 1
-    ow = (xp.shape[2] - kw) // strides[1] + 1
-    patches = jnp.concatenate(
-        [lax.slice(xp, (0, i, j, 0), (xp.shape[0], i + (oh - 1) * strides[0] + 1, j + (ow - 1) * strides[1] + 1, cin),
-                   (1, strides[0], strides[1], 1)) for i in range(kh) for j in range(kw)],
-        axis=3,
-    )
+    patches = jnp.concatenate([part for _, part in window_slices(xp, (kh, kw), strides, (1, 1), 1)], axis=3)
     return lax.dot_general(patches, w.reshape(kh * kw * cin, cout), (((3,), (0,)), ((), ())))
 
 
@@ -126,17 +144,11 @@ def depthwise_taps(x, w, strides, dilations, padding):
         x = jnp.repeat(x, mult, axis=3)
     xp = jnp.pad(x, ((0, 0), *padding, (0, 0)))
     kh, kw = w.shape[:2]
-    out = [(xp.shape[1 + i] - ((w.shape[i] - 1) * dilations[i] + 1)) // strides[i] + 1 for i in range(2)]
     if kh == kw and strides[0] == strides[1] and tuple(dilations) == (1, 1):
-        return zoo_ops.valid_taps(xp, w, strides[0], tuple(out))
-    y = None
-    for i in range(kh):
-        for j in range(kw):
-            r0, c0 = i * dilations[0], j * dilations[1]
-            end = (xp.shape[0], r0 + (out[0] - 1) * strides[0] + 1, c0 + (out[1] - 1) * strides[1] + 1, xp.shape[3])
-            term = lax.slice(xp, (0, r0, c0, 0), end, (1, strides[0], strides[1], 1)) * w[i, j]
-            y = term if y is None else y + term
-    return y
+        out = tuple(out_size(xp.shape[1 + i], kh, strides[0]) for i in range(2))
+        return zoo_ops.valid_taps(xp, w, strides[0], out)
+    terms = (part * w[offsets] for offsets, part in window_slices(xp, (kh, kw), strides, dilations, 1))
+    return functools.reduce(operator.add, terms)
 
 
 @T.op("ConvTranspose", 1, 11, 22)

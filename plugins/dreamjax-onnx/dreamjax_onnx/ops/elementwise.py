@@ -17,6 +17,10 @@ def _unary(name: str, f, *versions: int) -> None:
     T.op(name, *versions, channels_last="elementwise")(lambda n, x: f(x))
 
 
+def _binary(name: str, f, *versions: int, channels_last: str | None = None) -> None:
+    T.op(name, *versions, channels_last=channels_last)(lambda n, a, b: f(a, b))
+
+
 _unary("Abs", jnp.abs, 6, 13)
 _unary("Neg", jnp.negative, 6, 13)
 _unary("Sqrt", jnp.sqrt, 6, 13)
@@ -50,19 +54,9 @@ def is_inf(n, x):
     return (jnp.isposinf(x) & bool(pos)) | (jnp.isneginf(x) & bool(neg))
 
 
-@T.op("Add", 7, 13, 14, channels_last="elementwise")
-def add(n, a, b):
-    return jnp.add(a, b)
-
-
-@T.op("Sub", 7, 13, 14, channels_last="elementwise")
-def sub(n, a, b):
-    return jnp.subtract(a, b)
-
-
-@T.op("Mul", 7, 13, 14, channels_last="elementwise")
-def mul(n, a, b):
-    return jnp.multiply(a, b)
+_binary("Add", jnp.add, 7, 13, 14, channels_last="elementwise")
+_binary("Sub", jnp.subtract, 7, 13, 14, channels_last="elementwise")
+_binary("Mul", jnp.multiply, 7, 13, 14, channels_last="elementwise")
 
 
 @T.op("Div", 7, 13, 14, channels_last="elementwise")
@@ -100,34 +94,12 @@ def bit_shift(n, x, y):
     return jnp.left_shift(x, y) if n.attr("direction") == "LEFT" else jnp.right_shift(x, y)
 
 
-@T.op("And", 7)
-def and_(n, a, b):
-    return jnp.logical_and(a, b)
-
-
-@T.op("Or", 7)
-def or_(n, a, b):
-    return jnp.logical_or(a, b)
-
-
-@T.op("Xor", 7)
-def xor(n, a, b):
-    return jnp.logical_xor(a, b)
-
-
-@T.op("BitwiseAnd", 18)
-def bitwise_and(n, a, b):
-    return jnp.bitwise_and(a, b)
-
-
-@T.op("BitwiseOr", 18)
-def bitwise_or(n, a, b):
-    return jnp.bitwise_or(a, b)
-
-
-@T.op("BitwiseXor", 18)
-def bitwise_xor(n, a, b):
-    return jnp.bitwise_xor(a, b)
+_binary("And", jnp.logical_and, 7)
+_binary("Or", jnp.logical_or, 7)
+_binary("Xor", jnp.logical_xor, 7)
+_binary("BitwiseAnd", jnp.bitwise_and, 18)
+_binary("BitwiseOr", jnp.bitwise_or, 18)
+_binary("BitwiseXor", jnp.bitwise_xor, 18)
 
 
 @T.op("Equal", 7, 11, 13, 19)
@@ -137,24 +109,10 @@ def equal(n, a, b):
     return jnp.equal(a, b)
 
 
-@T.op("Less", 7, 9, 13)
-def less(n, a, b):
-    return jnp.less(a, b)
-
-
-@T.op("LessOrEqual", 12, 16)
-def less_equal(n, a, b):
-    return jnp.less_equal(a, b)
-
-
-@T.op("Greater", 7, 9, 13)
-def greater(n, a, b):
-    return jnp.greater(a, b)
-
-
-@T.op("GreaterOrEqual", 12, 16)
-def greater_equal(n, a, b):
-    return jnp.greater_equal(a, b)
+_binary("Less", jnp.less, 7, 9, 13)
+_binary("LessOrEqual", jnp.less_equal, 12, 16)
+_binary("Greater", jnp.greater, 7, 9, 13)
+_binary("GreaterOrEqual", jnp.greater_equal, 12, 16)
 
 
 # Max/Min/Sum/Mean-6 do not broadcast; broadcasting is a superset, so one kernel serves all.

@@ -29,7 +29,7 @@ def _bn_inference(n, x, scale, bias, mean, var):
 def _bn_channels_last(n, x, scale, bias, mean, var):
     """Inference-mode BatchNormalization of channels-last values: [C] vectors broadcast as is."""
     vectors = (scale, bias, mean, var)
-    if not (isinstance(x, layout.Relaid) and x.is_channels_last) or n.attr("training_mode", 0) or n.wants(1):
+    if not layout.is_channels_last(x) or n.attr("training_mode", 0) or n.wants(1):
         return None
     if any(isinstance(v, layout.Relaid) or jnp.ndim(v) != 1 for v in vectors):
         return None
