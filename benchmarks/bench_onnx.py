@@ -125,6 +125,16 @@ def wait_for_quiet(share: float, patience: float) -> str:
             return f"load avg {os.getloadavg()[0]:.2f}{busy_text}"
 
 
+def quiet_ort_session(model: onnx.ModelProto):
+    """An onnxruntime CPU session whose workers do not spin-wait after a run: spinning workers
+    slow the jax run that follows by ~40% (see the module docs)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
 def timed(f) -> float:
     t0 = time.perf_counter()
     f()
@@ -159,9 +169,7 @@ def bench_model(name: str, model: onnx.ModelProto, batch: int, size: int, repeat
     grad = jax.jit(jax.value_and_grad(loss, argnums=1)).lower(params, xj).compile(options)
     compile_grad_s = time.perf_counter() - t0
 
-    quiet_opts = ort.SessionOptions()
-    quiet_opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    sess = ort.InferenceSession(model.SerializeToString(), quiet_opts, providers=["CPUExecutionProvider"])
+    sess = quiet_ort_session(model)
     default_sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     in_name = sess.get_inputs()[0].name
     ort_out = sess.run(None, {in_name: x})[0]

@@ -52,10 +52,9 @@ def main() -> None:
     args = ap.parse_args()
 
     import jax
-    import onnxruntime as ort
 
     import dreamjax_onnx
-    from bench_onnx import resnet18_graph
+    from bench_onnx import quiet_ort_session, resnet18_graph
 
     models = [("conv3x3 64->64 @56 x4", conv_stack(), (1, 64, 56, 56)),
               ("conv1x1 256->256 @56 x4", conv_stack(c=256, k=1), (1, 256, 56, 56)),
@@ -76,9 +75,7 @@ def main() -> None:
             compiled[variant + "_transposes"] = lowered.as_text().count("stablehlo.transpose")
             compiled[variant] = lowered.compile()
             compiled[variant + "_compile_s"] = time.perf_counter() - t0
-        opts = ort.SessionOptions()  # no spin-waiting workers stealing the next jax run's CPU (bench_onnx.py)
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        sess = quiet_ort_session(model)
         feed = {sess.get_inputs()[0].name: x}
         ref = sess.run(None, feed)[0]
         err = {v: float(np.abs(np.asarray(compiled[v](params[v], x)[0]) - ref).max() / np.abs(ref).max())

@@ -80,14 +80,16 @@ def main(argv=None) -> int:
         w = rng.standard_normal(ws).astype(np.float32)
         pad = [(pads[0], pads[2]), (pads[1], pads[3])]
         xh, wh = jnp.asarray(x.transpose(0, 2, 3, 1)), jnp.asarray(w.transpose(2, 3, 1, 0))
+
+        def conv(layout, **jit_options):
+            return jax.jit(lambda a, b: lax.conv_general_dilated(a, b, st, pad, dimension_numbers=layout,
+                                                                 feature_group_count=g), **jit_options)
+
+        nhwc = ("NHWC", "HWIO", "NHWC")
         row = {
-            "nchw": best_ms(jax.jit(lambda a, b: lax.conv_general_dilated(
-                a, b, st, pad, dimension_numbers=("NCHW", "OIHW", "NCHW"), feature_group_count=g)), jnp.asarray(x), jnp.asarray(w)),
-            "nhwc": best_ms(jax.jit(lambda a, b: lax.conv_general_dilated(
-                a, b, st, pad, dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=g)), xh, wh),
-            "tuned": best_ms(jax.jit(lambda a, b: lax.conv_general_dilated(
-                a, b, st, pad, dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=g),
-                compiler_options=compiler_options()), xh, wh),
+            "nchw": best_ms(conv(("NCHW", "OIHW", "NCHW")), jnp.asarray(x), jnp.asarray(w)),
+            "nhwc": best_ms(conv(nhwc), xh, wh),
+            "tuned": best_ms(conv(nhwc, compiler_options=compiler_options()), xh, wh),
         }
         row["im2col"] = best_ms(jax.jit(lambda a, b: im2col_conv(a, b, st, pad)), xh, wh) if g == 1 else row["nhwc"]
         tw = torch.from_numpy(w)

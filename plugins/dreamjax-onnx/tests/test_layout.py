@@ -67,15 +67,18 @@ def layered_model(x):
     return make_model(NODES, {"x": x}, ["y", "y2", "y3"], opset=13, initializers=INITS, dynamic=True)
 
 
+def assert_matches_reference(model, x, got, rtol, atol):
+    want, _ = run_reference(model, {"x": x})
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(np.asarray(g), w, rtol=rtol, atol=atol)
+
+
 @pytest.mark.parametrize("shape", [(2, 8, 12, 10), (1, 8, 21, 17)])
 def test_channels_last_matches_onnxruntime(shape):
     x = RNG.standard_normal(shape).astype(np.float32)
     model = layered_model(x)
-    want, _ = run_reference(model, {"x": x})
     fn, params = to_jax(model)
-    got = jax.jit(fn)(params, x)
-    for g, w in zip(got, want):
-        np.testing.assert_allclose(np.asarray(g), w, rtol=1e-4, atol=1e-5)
+    assert_matches_reference(model, x, jax.jit(fn)(params, x), rtol=1e-4, atol=1e-5)
 
 
 def test_every_value_and_the_gradient_match_onnx_order():
@@ -127,9 +130,7 @@ def test_a_kernel_read_by_another_op_keeps_onnx_layout():
     fn, params = to_jax(model)
     assert fn.param_layouts == {}
     np.testing.assert_array_equal(np.asarray(params["w"]), w)
-    want, _ = run_reference(model, {"x": x})
-    for g, r in zip(fn(params, x), want):
-        np.testing.assert_allclose(np.asarray(g), r, rtol=1e-5, atol=1e-5)
+    assert_matches_reference(model, x, fn(params, x), rtol=1e-5, atol=1e-5)
 
 
 def test_params_in_another_layout_are_refused_clearly():
