@@ -12,7 +12,10 @@ default session (spinning on) is also timed on its own, and jax is compared with
 onnxruntime configuration was faster. Compile time is measured apart (lower + compile)
 and left out of the steady state. Also timed: the forward+gradient with respect to the input
 (what a dream step does), and the conversion of a ~100 MB model (load + convert + params on
-the device), generated with onnx.helper in a temporary folder.
+the device), generated with onnx.helper in a temporary folder. Also counted: the page faults
+of one jax forward (XLA:CPU takes fresh pages from the kernel for its per-call scratch buffer
+once that is above glibc's mmap threshold; ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` makes
+them huge pages, see RESULTS.md).
 
     python benchmarks/bench_onnx.py                              # built-in ResNet-18 graph
     python benchmarks/bench_onnx.py --models-dir /tmp/nets --nets resnet50,googlenet,mobilenet_v2
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -193,6 +197,13 @@ def bench_model(name: str, model: onnx.ModelProto, batch: int, size: int, repeat
         default_sess.run(None, {in_name: x})
     t_ort_default = [timed(lambda: default_sess.run(None, {in_name: x})) for _ in range(repeats)]
 
+    # XLA:CPU allocates each call's scratch buffer afresh; above glibc's mmap threshold that is
+    # new pages from the kernel every call, faulted in and zeroed (sys time, not in ort's arena).
+    faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(repeats):
+        jax.block_until_ready(fwd(params, xj))
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0) / repeats
+
     def stats(ts):
         return {"best_ms": 1e3 * min(ts), "median_ms": 1e3 * statistics.median(ts)}
 
@@ -202,7 +213,8 @@ def bench_model(name: str, model: onnx.ModelProto, batch: int, size: int, repeat
         "convert_s": convert_s, "compile_fwd_s": compile_s, "compile_grad_s": compile_grad_s,
         "ort_no_spin": stats(t_ort), "ort_default": stats(t_ort_default), "jax": stats(t_jax),
         "jax_fwd_grad": stats(t_grad), "rel_err_vs_ort": rel_err, "load_notes": [n for n in notes if n],
-        "compiler_options": options,
+        "compiler_options": options, "jax_page_faults_per_call": faults,
+        "jax_page_fault_mb_per_call": faults * resource.getpagesize() / 2**20,
     }
     res["ort"] = {k: min(res["ort_no_spin"][k], res["ort_default"][k]) for k in ("best_ms", "median_ms")}
     res["ratio_best"] = res["ort"]["best_ms"] / res["jax"]["best_ms"]
@@ -233,6 +245,7 @@ def bench_conversion(model: onnx.ModelProto, label: str, tmp: Path) -> dict:
 def print_table(rows: list[dict], conv: list[dict], info: dict) -> None:
     print(f"\nmachine: {info['cpu']}, {info['cpus']} CPUs; {info['jax_devices']}")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()))
+    print(f"XLA_FLAGS={info['xla_flags']!r}, GLIBC_TUNABLES={info['glibc_tunables']!r}")
     print("\n| model | batch x size | ort default / ort no-spin best ms | onnxruntime best / median ms "
           "| jax jit best / median ms | ratio jax/ort (best, median) | jax fwd+grad best / median ms "
           "| compile fwd / fwd+grad s | convert s | max rel. diff |")
@@ -292,7 +305,8 @@ def main(argv=None) -> int:
             rows.append(r)
             print(f"{name} b{batch}: ort {r['ort']['best_ms']:.1f} ms, jax {r['jax']['best_ms']:.1f} ms "
                   f"-> {r['ratio_best']:.2f}x (median {r['ratio_median']:.2f}x); "
-                  f"fwd+grad {r['jax_fwd_grad']['best_ms']:.1f} ms; compile {r['compile_fwd_s']:.1f} s", flush=True)
+                  f"fwd+grad {r['jax_fwd_grad']['best_ms']:.1f} ms; compile {r['compile_fwd_s']:.1f} s; "
+                  f"jax page faults {r['jax_page_fault_mb_per_call']:.1f} MB/call", flush=True)
     conv = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.big_mb > 0:
