@@ -315,6 +315,10 @@ def main(argv=None) -> int:
             conv.append(bench_conversion(onnx.load(str(args.models_dir / f"resnet50-op{args.opset}.onnx")),
                                          f"resnet50 export (op{args.opset})", Path(tmp)))
     print_table(rows, conv, info)
+    faulting = [r["model"] for r in rows if r["jax_page_fault_mb_per_call"] > 8]
+    if faulting and "hugetlb" not in info["glibc_tunables"]:
+        print(f"\nnote: jax took fresh pages from the kernel on every call for {', '.join(faulting)}; "
+              "GLIBC_TUNABLES=glibc.malloc.hugetlb=1 makes them huge pages (benchmarks/RESULTS.md)")
     print(f"\nafter: {machine.load_note()}")
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "rows": rows, "conversion": conv}, indent=1))
