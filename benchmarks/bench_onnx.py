@@ -213,8 +213,7 @@ def bench_model(name: str, model: onnx.ModelProto, batch: int, size: int, repeat
         "convert_s": convert_s, "compile_fwd_s": compile_s, "compile_grad_s": compile_grad_s,
         "ort_no_spin": stats(t_ort), "ort_default": stats(t_ort_default), "jax": stats(t_jax),
         "jax_fwd_grad": stats(t_grad), "rel_err_vs_ort": rel_err, "load_notes": [n for n in notes if n],
-        "compiler_options": options, "jax_page_faults_per_call": faults,
-        "jax_page_fault_mb_per_call": faults * resource.getpagesize() / 2**20,
+        "compiler_options": options, "jax_page_fault_mb_per_call": faults * resource.getpagesize() / 2**20,
     }
     res["ort"] = {k: min(res["ort_no_spin"][k], res["ort_default"][k]) for k in ("best_ms", "median_ms")}
     res["ratio_best"] = res["ort"]["best_ms"] / res["jax"]["best_ms"]
