@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -116,33 +118,19 @@ _binary("GreaterOrEqual", jnp.greater_equal, 12, 16)
 
 
 # Max/Min/Sum/Mean-6 do not broadcast; broadcasting is a superset, so one kernel serves all.
-@T.op("Max", 6, 8, 12, 13, channels_last="elementwise")
-def max_(n, *xs):
-    out = xs[0]
-    for x in xs[1:]:
-        out = jnp.maximum(out, x)
-    return jnp.asarray(out)
+def _variadic(name: str, f, *versions: int) -> None:
+    """An elementwise op over any number of inputs: ``f`` folded left to right."""
+    T.op(name, *versions, channels_last="elementwise")(lambda n, *xs: jnp.asarray(functools.reduce(f, xs)))
 
 
-@T.op("Min", 6, 8, 12, 13, channels_last="elementwise")
-def min_(n, *xs):
-    out = xs[0]
-    for x in xs[1:]:
-        out = jnp.minimum(out, x)
-    return jnp.asarray(out)
-
-
-@T.op("Sum", 6, 8, 13, channels_last="elementwise")
-def sum_(n, *xs):
-    out = xs[0]
-    for x in xs[1:]:
-        out = jnp.add(out, x)
-    return jnp.asarray(out)
+_variadic("Max", jnp.maximum, 6, 8, 12, 13)
+_variadic("Min", jnp.minimum, 6, 8, 12, 13)
+_variadic("Sum", jnp.add, 6, 8, 13)
 
 
 @T.op("Mean", 6, 8, 13, channels_last="elementwise")
 def mean(n, *xs):
-    return sum_(n, *xs) / len(xs)
+    return functools.reduce(jnp.add, xs) / len(xs)
 
 
 @T.op("Where", 9, 16, channels_last="elementwise")
