@@ -38,7 +38,7 @@ def sample_batch(size: int, batch: int) -> np.ndarray:
     """``batch`` bundled photos (cat, coffee, ...) resized to ``size`` x ``size``."""
     from PIL import Image
 
-    from dreamjax.image import sample_image_path
+    from dreamjax.files.image import sample_image_path
 
     names = ["chelsea.png", "coffee.png"]
     pics = []
@@ -86,9 +86,9 @@ def main(argv=None) -> int:
     import torch
 
     import dreamjax
-    from dreamjax.cache import disable_compilation_cache
-    from dreamjax.engine import DreamConfig, Dreamer, octave_shapes
-    from dreamjax.objectives import default_layer, layer_objective
+    from dreamjax.ascent.engine import DreamConfig, Dreamer, octave_shapes
+    from dreamjax.ascent.objectives import default_layer, layer_objective
+    from dreamjax.runtime.cache import disable_compilation_cache
 
     disable_compilation_cache()  # compile time must be real compile time, not a disk load
     model = dreamjax.load_model(args.model)

@@ -4,7 +4,7 @@ For each model: the converted forward under ``jax.jit`` and an onnxruntime CPU s
 (all graph optimisations, its default thread pool) run alternately (ort, jax, jax, ort, ...)
 so that drift in machine load hits both; best-of and median are reported, and the throughput
 ratio jax/ort (target in issue 3: >= 0.8). jax programs are compiled with
-``dreamjax.compiler.compiler_options()``, as ``dreamjax dream`` compiles them
+``dreamjax.runtime.compiler.compiler_options()``, as ``dreamjax dream`` compiles them
 (``--xla-defaults``: XLA's defaults, what a plain ``jax.jit`` gives). onnxruntime's worker threads spin-wait after each
 run by default, and that slows a jax run that follows by ~40% (measured: ResNet-18 29 -> 41 ms
 median; a 50 ms pause does not cure it), so the alternating session has spinning off; its
@@ -45,7 +45,6 @@ from onnx import TensorProto, helper, numpy_helper
 sys.path.insert(0, str(Path(__file__).parent))
 
 import machine  # noqa: E402
-
 
 # --- graphs generated here -------------------------------------------------------------------
 
@@ -147,12 +146,12 @@ def timed(f) -> float:
 
 def bench_model(name: str, model: onnx.ModelProto, batch: int, size: int, repeats: int,
                 quiet: float, patience: float, xla_defaults: bool = False) -> dict:
+    import dreamjax_onnx
     import jax
     import jax.numpy as jnp
     import onnxruntime as ort
 
-    import dreamjax_onnx
-    from dreamjax.compiler import compiler_options
+    from dreamjax.runtime.compiler import compiler_options
 
     x = np.random.default_rng(0).standard_normal((batch, 3, size, size)).astype(np.float32)
     t0 = time.perf_counter()
@@ -223,9 +222,8 @@ def bench_model(name: str, model: onnx.ModelProto, batch: int, size: int, repeat
 
 def bench_conversion(model: onnx.ModelProto, label: str, tmp: Path) -> dict:
     """Seconds to load + convert a model file, and to have its params on the device."""
-    import jax
-
     import dreamjax_onnx
+    import jax
 
     path = tmp / "big.onnx"
     onnx.save(model, str(path))
@@ -281,7 +279,7 @@ def main(argv=None) -> int:
     ap.add_argument("--patience", type=float, default=30.0, help="longest wait for a quiet machine, seconds")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--xla-defaults", action="store_true",
-                    help="compile with XLA's default options instead of dreamjax.compiler's (what plain jax.jit gives)")
+                    help="compile with XLA's default options instead of dreamjax.runtime.compiler's (what plain jax.jit gives)")
     args = ap.parse_args(argv)
 
     models: list[tuple[str, onnx.ModelProto]] = []

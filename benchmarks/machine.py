@@ -7,7 +7,7 @@ import platform
 import time
 from importlib import metadata
 
-from dreamjax.bench import cpu_name
+from dreamjax.apps.bench import cpu_name
 
 
 def versions(*dists: str) -> dict[str, str]:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""How close is the up-front memory estimate (dreamjax/memory.py) to what a run really takes?
+"""How close is the up-front memory estimate (dreamjax/runtime/memory.py) to what a run really takes?
 
 For each size, a fresh process loads the model, dreams one octave untiled, and reports the
 estimate (XLA's memory_analysis of the program plus host copies) next to the growth of its peak
@@ -21,9 +21,9 @@ CHILD = r"""
 import json, resource, sys
 import numpy as np
 import dreamjax
-from dreamjax.engine import DreamConfig, dreamer_for
-from dreamjax.objectives import layer_objective
-from dreamjax.tiling import TileConfig
+from dreamjax.ascent.engine import DreamConfig, dreamer_for
+from dreamjax.ascent.objectives import layer_objective
+from dreamjax.ascent.tiling import TileConfig
 model_name, side, batch = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 model = dreamjax.load_model(model_name)
 objective = layer_objective(model)

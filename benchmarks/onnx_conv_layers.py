@@ -1,5 +1,5 @@
 """Every distinct Conv of an ONNX model, timed alone: XLA's NCHW and NHWC convs (with XLA's
-default options, which hand big convolutions to YNNPACK, and with dreamjax.compiler's, which
+default options, which hand big convolutions to YNNPACK, and with dreamjax.runtime.compiler's, which
 keep them on XLA's own), im2col + dot, and PyTorch's conv2d (oneDNN, close to onnxruntime's
 MLAS), forward only, best-of.
 
@@ -63,10 +63,10 @@ def main(argv=None) -> int:
     import jax
     import jax.numpy as jnp
     import torch
+    from dreamjax_onnx.ops.conv import im2col_conv
     from jax import lax
 
-    from dreamjax.compiler import compiler_options
-    from dreamjax_onnx.ops.conv import im2col_conv
+    from dreamjax.runtime.compiler import compiler_options
 
     print(f"{machine.describe()['cpu']}; {machine.load_note()}")
     print("| count | input | kernel | stride | group | XLA NCHW ms | XLA NHWC ms | XLA NHWC, dreamjax options ms "

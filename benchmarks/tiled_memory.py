@@ -18,10 +18,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from machine import cpu_name, load_note, versions  # benchmarks/machine.py (this script's folder)
 from PIL import Image
 
-from dreamjax.image import sample_image_path
-from machine import cpu_name, load_note, versions  # benchmarks/machine.py (this script's folder)
+from dreamjax.files.image import sample_image_path
 
 
 def peak_rss_of(command: list[str]) -> tuple[float, float, int]:

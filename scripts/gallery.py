@@ -22,15 +22,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from dreamjax import image as imageio
+from dreamjax.files import image as imageio
+from dreamjax.apps.zoom import Motion, write_animation, zoom
+from dreamjax.ascent.engine import DreamConfig, dreamer_for
+from dreamjax.ascent.objectives import Objective, class_objective, guide_objective, layer_objective
+from dreamjax.ascent.regularisers import Regularisers
 from dreamjax.backends import load_model
-from dreamjax.atomic import atomic_path, write_bytes_atomic
-from dreamjax.cache import ensure_compilation_cache
-from dreamjax.engine import DreamConfig, dreamer_for
+from dreamjax.files.atomic import atomic_path, write_bytes_atomic
 from dreamjax.model import DreamModel
-from dreamjax.objectives import Objective, class_objective, guide_objective, layer_objective
-from dreamjax.regularisers import Regularisers
-from dreamjax.zoom import Motion, write_animation, zoom
+from dreamjax.runtime.cache import ensure_compilation_cache
 
 MODEL = "efficientnet_lite0"
 OUT = Path(__file__).resolve().parent.parent / "docs" / "gallery"

@@ -18,9 +18,9 @@ import numpy as np
 from PIL import Image
 
 import dreamjax
-from dreamjax.image import sample_image_path, to_pil
-from dreamjax.objectives import class_index
-from dreamjax.presets import presets_for
+from dreamjax.apps.presets import presets_for
+from dreamjax.ascent.objectives import class_index
+from dreamjax.files.image import sample_image_path, to_pil
 
 MODEL = "efficientnet_lite0"
 

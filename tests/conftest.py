@@ -5,11 +5,10 @@ os.environ.setdefault("DREAMJAX_CACHE_DIR", "")
 
 import numpy as np
 import pytest
+from tiny_model import tiny_model
 
 from dreamjax import backends as _backends_module
-
-from dreamjax.image import load_image, sample_image_path
-from tiny_model import tiny_model
+from dreamjax.files.image import load_image, sample_image_path
 
 
 @pytest.fixture(scope="session")
@@ -41,7 +40,7 @@ def tiny_backend(monkeypatch, tmp_path_factory):
 @pytest.fixture
 def photo(tmp_path, rng):
     """A small random picture saved as a PNG."""
-    from dreamjax.image import save_image
+    from dreamjax.files.image import save_image
 
     path = tmp_path / "in.png"
     save_image(path, rng.uniform(0.2, 0.8, size=(40, 44, 3)))

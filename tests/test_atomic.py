@@ -11,13 +11,13 @@ import time
 import numpy as np
 import pytest
 
-from dreamjax.atomic import atomic_path, clean_stale_parts
-from dreamjax.image import check_output_path, load_image, save_image
+from dreamjax.files.atomic import atomic_path, clean_stale_parts
+from dreamjax.files.image import check_output_path, load_image, save_image
 
 WRITER = textwrap.dedent(
     """
     import sys, numpy as np
-    from dreamjax.image import save_image
+    from dreamjax.files.image import save_image
     folder, seed, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     picture = np.random.default_rng(seed).uniform(size=(96, 128, 3)).astype(np.float32)
     for i in range(rounds):
@@ -62,7 +62,7 @@ def _dead_pid() -> int:
 
 
 def test_stale_parts_of_dead_processes_are_cleaned_and_live_ones_kept(tmp_path):
-    from dreamjax.atomic import _host
+    from dreamjax.files.atomic import _host
 
     host = _host()
     dead = tmp_path / f".out.png.{host}-{_dead_pid()}.abc123.part.png"
@@ -76,7 +76,7 @@ def test_stale_parts_of_dead_processes_are_cleaned_and_live_ones_kept(tmp_path):
 
 
 def test_check_output_path_cleans_the_output_folder(tmp_path):
-    from dreamjax.atomic import _host
+    from dreamjax.files.atomic import _host
 
     stale = tmp_path / f".x.png.{_host()}-{_dead_pid()}.zz9.part.png"
     stale.write_bytes(b"half a png")
@@ -86,7 +86,7 @@ def test_check_output_path_cleans_the_output_folder(tmp_path):
 
 def test_temp_name_is_recognised_by_the_cleaner(tmp_path):
     # The name atomic_path really makes must match the cleaner's pattern, or SIGKILL leftovers stay.
-    from dreamjax.atomic import _PART
+    from dreamjax.files.atomic import _PART
 
     with atomic_path(tmp_path / "out.png") as tmp:
         assert _PART.match(tmp.name), tmp.name

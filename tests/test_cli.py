@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from dreamjax.cli import main
-from dreamjax.image import load_image
+from dreamjax.files.image import load_image
 
 FAST = ["--model", "tiny", "--octaves", "2", "--steps", "2", "--jitter", "2"]
 

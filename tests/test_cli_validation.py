@@ -9,8 +9,8 @@ import re
 import pytest
 
 from dreamjax import DreamjaxError
+from dreamjax.ascent.engine import DreamConfig
 from dreamjax.cli import main
-from dreamjax.engine import DreamConfig
 
 DREAM_CASES = [
     (["--steps", "0"], "--steps", "must be at least 1"),

@@ -1,4 +1,4 @@
-"""dreamjax.compiler: per-backend XLA options, validated before use."""
+"""dreamjax.runtime.compiler: per-backend XLA options, validated before use."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from jax import lax
 
-from dreamjax import compiler
+from dreamjax.runtime import compiler
 
 
 @pytest.fixture(autouse=True)

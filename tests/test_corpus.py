@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from dreamjax.cli import main
-from dreamjax.image import ImageError, load_image
-from dreamjax.weights import CheckpointError, read_torch_checkpoint
+from dreamjax.files.checkpoint import CheckpointError, read_torch_checkpoint
+from dreamjax.files.image import ImageError, load_image
 
 CORPUS = Path(__file__).parent / "corpus"
 NOT_IMAGE = r"is not an image dreamjax can read"

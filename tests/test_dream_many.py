@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dreamjax import batch, distributed
+from dreamjax.apps import folders
+from dreamjax.runtime import distributed
 from dreamjax.cli import main
 from dreamjax.errors import DreamjaxError
-from dreamjax.image import load_image, save_image
+from dreamjax.files.image import load_image, save_image
 
 FAST = ["--model", "tiny", "--octaves", "2", "--steps", "2", "--jitter", "2", "--layer", "conv1", "--no-cache"]
 
@@ -78,7 +79,7 @@ def test_all_bad_inputs_are_listed_before_any_work(tiny_backend, photos, tmp_pat
 def test_names_that_would_collide_are_refused(photos, tmp_path):
     save_image(photos / "a.jpg", np.zeros((40, 44, 3), np.float32))
     with pytest.raises(DreamjaxError, match="written twice"):
-        batch.plan(batch.find_images(str(photos)), tmp_path / "out")
+        folders.plan(folders.find_images(str(photos)), tmp_path / "out")
 
 
 def test_many_inputs_need_an_output_folder(photos, tmp_path, capsys):
@@ -92,7 +93,7 @@ def test_many_inputs_need_an_output_folder(photos, tmp_path, capsys):
 
 def test_processes_share_the_files_without_overlap():
     files = [Path(f"{i}.png") for i in range(7)]
-    shares = [batch.share(files, i, 3) for i in range(3)]
+    shares = [folders.share(files, i, 3) for i in range(3)]
     assert sorted(sum(shares, [])) == sorted(files)
     assert [len(s) for s in shares] == [3, 2, 2]
 

@@ -177,7 +177,7 @@ def test_depthwise_implementations_agree_in_value_and_gradient(lite0):
 
         return f
 
-    # The plain taps (autodiff gradient) are covered op by op in test_zoo_ops.py.
+    # The plain taps (autodiff gradient) are covered op by op in test_nn.py.
     results = {}
     for impl in ("taps_vjp", "conv"):
         module = m.module.clone(depthwise=impl)

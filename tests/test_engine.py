@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from dreamjax import DreamjaxError, UnknownNameError, dream
-from dreamjax.engine import DreamConfig, Dreamer, octave_shapes
-from dreamjax.objectives import layer_objective
+from dreamjax.ascent.engine import DreamConfig, Dreamer, octave_shapes
+from dreamjax.ascent.objectives import layer_objective
 
 FAST = dict(octaves=2, steps=4, octave_scale=1.5, jitter=4)
 

@@ -12,7 +12,7 @@ from crafted import noise, pil_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dreamjax.image import READABLE_FORMATS, ImageError, load_image
+from dreamjax.files.image import READABLE_FORMATS, ImageError, load_image
 
 MAX_PIXELS = 1 << 20  # small, so a mutated header can never make a test allocate much
 SEEDS = {fmt: pil_bytes(noise(10, 12, seed=3), fmt) for fmt in ("PNG", "JPEG", "GIF", "WEBP", "TIFF", "BMP", "PPM")}

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dreamjax.ascent.objective_syntax import ObjectiveSyntaxError, parse_objective
+from dreamjax.ascent.objectives import build_objective
 from dreamjax.errors import DreamjaxError
-from dreamjax.objective_syntax import ObjectiveSyntaxError, parse_objective
-from dreamjax.objectives import build_objective
 
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True)
 PIECES = st.sampled_from([

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from dreamjax.errors import DreamjaxError
-from dreamjax.image import ImageError, check_output_path, load_image, sample_image_path, save_image
+from dreamjax.files.image import ImageError, check_output_path, load_image, sample_image_path, save_image
 
 
 def test_bundled_sample_loads_as_float_rgb():

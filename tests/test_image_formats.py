@@ -10,7 +10,7 @@ import pytest
 from crafted import chunk, noise, pil_bytes, png, png16_grey, png16_rgb, two_frames
 from PIL import Image, ImageFile
 
-from dreamjax.image import ImageError, load_image
+from dreamjax.files.image import ImageError, load_image
 
 
 def _write(tmp_path, data: bytes, name: str):

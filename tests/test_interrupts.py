@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from dreamjax.image import load_image, save_image
 from fake_plugins import write_distribution
+
+from dreamjax.files.image import load_image, save_image
 
 TESTS = Path(__file__).parent
 ARGS = ["--model", "tiny", "--layer", "conv1", "--octaves", "3", "--steps", "20", "--jitter", "4", "--seed", "5", "--no-cache"]

@@ -6,10 +6,10 @@ import jax
 import numpy as np
 import pytest
 
-from dreamjax import memory
-from dreamjax.engine import DreamConfig, Dreamer
-from dreamjax.memory import MemoryLimitError, _cgroup_available, _meminfo_available
-from dreamjax.objectives import layer_objective
+from dreamjax.runtime import memory
+from dreamjax.ascent.engine import DreamConfig, Dreamer
+from dreamjax.ascent.objectives import layer_objective
+from dreamjax.runtime.memory import MemoryLimitError, _cgroup_available, _meminfo_available
 
 CONFIG = DreamConfig(octaves=2, steps=2, jitter=2)
 
@@ -51,7 +51,7 @@ def test_switch_lets_a_refused_run_go_ahead(tiny, monkeypatch):
 
 def test_refusal_in_the_cli_is_one_line(tiny, monkeypatch, tmp_path, capsys):
     from dreamjax.cli import main
-    from dreamjax.image import save_image
+    from dreamjax.files.image import save_image
 
     monkeypatch.setattr("dreamjax.cli.dream.load_model", lambda ref, **kw: tiny)
     monkeypatch.setattr(memory, "available_bytes", lambda device: (1 << 20, "host memory"))

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-from dreamjax.engine import DreamConfig, Dreamer, NumericalFaultError
-from dreamjax.objectives import layer_objective
 from tiny_model import TinyModel, tiny_model
+
+from dreamjax.ascent.engine import DreamConfig, Dreamer, NumericalFaultError
+from dreamjax.ascent.objectives import layer_objective
 
 
 @dataclass(eq=False)
@@ -92,7 +92,7 @@ def test_only_the_poisoned_images_of_a_batch_are_named(rng):
 def test_no_nan_reaches_the_cli_output(tmp_path, monkeypatch, capsys):
     from dreamjax import backends as backends_module
     from dreamjax.cli import main
-    from dreamjax.image import save_image
+    from dreamjax.files.image import save_image
 
     model = faulty(lambda x: jnp.ones(x.shape[0], bool))
     monkeypatch.setattr(backends_module, "load_model", lambda ref, **kw: model)

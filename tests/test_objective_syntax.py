@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dreamjax.objective_syntax import (
+from dreamjax.ascent.objective_syntax import (
     CENTRE,
     ClassTerm,
     GuideTerm,

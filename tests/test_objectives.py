@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from dreamjax import DreamjaxError, UnknownNameError, dream
-from dreamjax.engine import DreamConfig, Dreamer
-from dreamjax.objective_syntax import ClassTerm, GuideTerm, LayerTerm
-from dreamjax.objectives import (
+from dreamjax.ascent.engine import DreamConfig, Dreamer
+from dreamjax.ascent.objective_syntax import ClassTerm, GuideTerm, LayerTerm
+from dreamjax.ascent.objectives import (
     ChannelMean,
     ClassLogit,
     GuideFeatures,
@@ -146,7 +146,7 @@ def test_objectives_add_and_scale(tiny, photo):
 
 
 def test_build_from_text_and_terms(tiny, tmp_path, guide):
-    from dreamjax.image import save_image
+    from dreamjax.files.image import save_image
 
     path = save_image(tmp_path / "stripes.png", guide)
     objective = build_objective(tiny, f"conv1:0.5,conv2[1-3],conv2[4]@centre,class=C:2,guide={path}@conv0")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from dreamjax.errors import DreamjaxError
-from dreamjax.parallel import choose_device_count, place
+from dreamjax.runtime.devices import choose_device_count, place
 
 TESTS = Path(__file__).parent
 
@@ -26,8 +26,8 @@ SCRIPT = textwrap.dedent(
     import jax
     sys.path.insert(0, {tests!r})
     from tiny_model import tiny_model
-    from dreamjax.engine import DreamConfig, Dreamer
-    from dreamjax.objectives import layer_objective
+    from dreamjax.ascent.engine import DreamConfig, Dreamer
+    from dreamjax.ascent.objectives import layer_objective
 
     model = tiny_model()
     objective = layer_objective(model, ["conv1"])

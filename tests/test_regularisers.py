@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from dreamjax import DreamjaxError, dream
-from dreamjax.engine import DreamConfig, Dreamer
-from dreamjax.objectives import layer_objective
-from dreamjax.regularisers import (
+from dreamjax.ascent.engine import DreamConfig, Dreamer
+from dreamjax.ascent.objectives import layer_objective
+from dreamjax.ascent.regularisers import (
     _COLOR_CORRELATION,
     Regularisers,
     _down,

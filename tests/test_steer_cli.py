@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from dreamjax.ascent.objective_syntax import ClassTerm, GuideTerm, LayerTerm
 from dreamjax.cli import build_parser, main
 from dreamjax.cli.settings import objective_terms, resolve
-from dreamjax.image import load_image
-from dreamjax.objective_syntax import ClassTerm, GuideTerm, LayerTerm
+from dreamjax.files.image import load_image
 
 FAST = ["--model", "tiny", "--octaves", "1", "--steps", "3", "--jitter", "0", "--no-cache"]
 

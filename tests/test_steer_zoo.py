@@ -6,11 +6,18 @@ import numpy as np
 import pytest
 
 from dreamjax import DreamjaxError, UnknownNameError, dream, load_model
-from dreamjax.image import load_image, sample_image_path
-from dreamjax.objective_syntax import parse_objective
-from dreamjax.objectives import build_objective, class_index, class_objective, guide_features, guide_objective, layer_objective
-from dreamjax.presets import PRESETS, presets_for
-from dreamjax.regularisers import Regularisers
+from dreamjax.apps.presets import PRESETS, presets_for
+from dreamjax.ascent.objective_syntax import parse_objective
+from dreamjax.ascent.objectives import (
+    build_objective,
+    class_index,
+    class_objective,
+    guide_features,
+    guide_objective,
+    layer_objective,
+)
+from dreamjax.ascent.regularisers import Regularisers
+from dreamjax.files.image import load_image, sample_image_path
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from dreamjax import DreamjaxError, dream
-from dreamjax.engine import DreamConfig, Dreamer
-from dreamjax.objectives import layer_objective
-from dreamjax.tiling import TileConfig, axis_layout, model_stride, plan_tiles, tiled_gradient
+from dreamjax.ascent.engine import DreamConfig, Dreamer
+from dreamjax.ascent.objectives import layer_objective
+from dreamjax.ascent.tiling import TileConfig, axis_layout, model_stride, plan_tiles, tiled_gradient
 
 # The tiny model's gradient at a pixel depends on pixels at most ~20 away, so a halo of 24
 # makes tiled gradients exact away from nothing but float rounding.

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from torch_pickle import legacy_checkpoint, legacy_header, zip_checkpoint
 
-from dreamjax.weights import CheckpointError, read_torch_checkpoint
+from dreamjax.files.checkpoint import CheckpointError, read_torch_checkpoint
 
 
 @pytest.fixture(scope="module")

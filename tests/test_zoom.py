@@ -7,13 +7,13 @@ import time
 
 import numpy as np
 import pytest
+from fake_plugins import install
 from PIL import Image
 
 from dreamjax import DreamjaxError
-from dreamjax.engine import DreamConfig
-from dreamjax.objectives import layer_objective
-from dreamjax.zoom import Motion, frame_path, load_frame, move, write_animation, zoom
-from fake_plugins import install
+from dreamjax.apps.zoom import Motion, frame_path, load_frame, move, write_animation, zoom
+from dreamjax.ascent.engine import DreamConfig
+from dreamjax.ascent.objectives import layer_objective
 
 FAST = DreamConfig(octaves=2, steps=2, octave_scale=1.5, jitter=4, seed=7)
 MOTION = Motion(zoom=1.1, rotate=3.0, shift=(1.5, -2.0))
@@ -74,7 +74,7 @@ def test_stream_reuses_programs_and_resume_equals_uninterrupted(tiny, start, tmp
 
 
 def test_keyframes_switch_the_objective_and_resume_through_them(tiny, start, tmp_path):
-    from dreamjax.zoom import objective_at
+    from dreamjax.apps.zoom import objective_at
 
     one, two = layer_objective(tiny, ["conv1"]), layer_objective(tiny, ["conv2"])
     schedule = {2: two}
@@ -112,7 +112,7 @@ def test_frames_not_made_by_zoom_are_not_taken_over(tiny, start, tmp_path):
 
 
 def test_leftover_partial_files_are_removed(tiny, start, tmp_path):
-    from dreamjax.atomic import _host
+    from dreamjax.files.atomic import _host
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()  # a process id that no longer runs, as after a kill
@@ -123,7 +123,7 @@ def test_leftover_partial_files_are_removed(tiny, start, tmp_path):
 
 
 def test_interrupt_while_writing_leaves_no_frame_and_resume_is_exact(tiny, start, tmp_path, monkeypatch):
-    from dreamjax import zoom as zoomlib
+    from dreamjax.apps import zoom as zoomlib
 
     objective = layer_objective(tiny, ["conv1"])
     zoom(tiny, start, tmp_path / "whole", 3, objective=objective, config=FAST, motion=MOTION)

@@ -9,12 +9,12 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from .. import bench
+from ..apps import bench
+from ..ascent.engine import DreamConfig
+from ..ascent.objectives import layer_objective
 from ..backends import load_model
-from ..cache import use_compilation_cache
-from ..engine import DreamConfig
 from ..errors import DreamjaxError
-from ..objectives import layer_objective
+from ..runtime.cache import use_compilation_cache
 from ..zoo import DEFAULT_MODEL
 from .options import layer_weight, positive_int
 

@@ -9,18 +9,18 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .. import image as imageio
-from .. import objective_syntax
+from ..apps.folders import is_many
+from ..apps.presets import get_preset
+from ..ascent import objective_syntax
+from ..ascent.engine import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, SEED_RANGE, DreamConfig, dreamer_for
+from ..ascent.objectives import build_objective, default_layer
+from ..ascent.regularisers import MAX_LAPLACIAN_LEVELS, Regularisers
+from ..ascent.tiling import TileConfig
 from ..backends import load_model
-from ..batch import is_many
-from ..cache import use_compilation_cache
-from ..engine import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, SEED_RANGE, DreamConfig, dreamer_for
 from ..errors import DreamjaxError
-from ..objectives import build_objective, default_layer
-from ..presets import get_preset
-from ..regularisers import MAX_LAPLACIAN_LEVELS, Regularisers
-from ..start import colour_image, noise_image
-from ..tiling import TileConfig
+from ..files import image as imageio
+from ..files.starts import colour_image, noise_image
+from ..runtime.cache import use_compilation_cache
 from ..zoo import DEFAULT_MODEL
 from . import dream_many
 from .options import (

@@ -14,10 +14,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from .. import batch, distributed
-from ..cache import use_compilation_cache
-from ..engine import dreamer_for
+from ..apps import folders
+from ..ascent.engine import dreamer_for
 from ..errors import DreamjaxError
+from ..runtime import distributed
+from ..runtime.cache import use_compilation_cache
 from .options import positive_int
 
 
@@ -49,26 +50,26 @@ def run(args: argparse.Namespace, first: dict, console: Console, prepare) -> int
         raise DreamjaxError(f"the folder {str(outdir.absolute().parent)!r} (above the output folder) does not exist")
     settings = distributed.settings(first["coordinator"], first["num_processes"], first["process_id"],
                                     auto=bool(first["distributed"]))
-    files = batch.find_images(first["image"])
+    files = folders.find_images(first["image"])
     index, count = distributed.initialize(settings)  # before any other JAX work
     use_compilation_cache(not first["no_cache"])
     with console.status(f"loading {first['model']}"):
         model, preset, s, config, objective = prepare(args, first)
-    work = batch.plan(files, outdir, index=index, count=count, max_pixels=s["max_pixels"],
+    work = folders.plan(files, outdir, index=index, count=count, max_pixels=s["max_pixels"],
                       min_size=model.input_spec.min_size)
-    who = f"process {index + 1}/{count} takes {len(batch.share(files, index, count))} of {len(files)}" if count > 1 else f"{len(files)} images"
+    who = f"process {index + 1}/{count} takes {len(folders.share(files, index, count))} of {len(files)}" if count > 1 else f"{len(files)} images"
     console.print(f"{who}: {len(work.done)} done already, {work.todo} to dream in {len(work.groups)} size group(s) "
                   f"with {model.name}{f' ({preset.name})' if preset else ''} at {objective.describe()}", highlight=False)
     if not work.todo:
         return 0
 
     dreamer = dreamer_for(model)
-    batch_size = s["batch_size"] or batch.default_batch_size()
+    batch_size = s["batch_size"] or folders.default_batch_size()
     started = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), console=console) as bar:
         task = bar.add_task("dreaming", total=work.todo)
-        totals = batch.dream_files(
+        totals = folders.dream_files(
             work, lambda pictures: dreamer.run(pictures, objective, config, devices=s["devices"]),
             batch_size=batch_size, max_pixels=s["max_pixels"],
             on_batch=lambda done: bar.update(task, advance=len(done), description=f"last: {done[-1].name}"),

@@ -7,8 +7,8 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
+from ..ascent.objectives import default_layer
 from ..backends import load_model
-from ..objectives import default_layer
 from ..zoo import DEFAULT_MODEL
 
 

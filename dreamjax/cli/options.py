@@ -103,7 +103,7 @@ def non_negative_float(text: str) -> float:
 
 def objective_text(text: str) -> tuple:
     """The compact objective syntax, checked when the options are read (names are checked later)."""
-    from ..objective_syntax import ObjectiveSyntaxError, parse_objective
+    from ..ascent.objective_syntax import ObjectiveSyntaxError, parse_objective
 
     try:
         return parse_objective(text)
@@ -114,7 +114,7 @@ def objective_text(text: str) -> tuple:
 def size_text(text: str) -> tuple[int, int]:
     """``WIDTHxHEIGHT`` as ``(height, width)``."""
     from ..errors import DreamjaxError
-    from ..start import parse_size
+    from ..files.starts import parse_size
 
     try:
         return parse_size(text)
@@ -125,7 +125,7 @@ def size_text(text: str) -> tuple[int, int]:
 def colour_text(text: str) -> str:
     """A colour PIL understands; kept as written (it names the output file)."""
     from ..errors import DreamjaxError
-    from ..start import parse_colour
+    from ..files.starts import parse_colour
 
     try:
         parse_colour(text)

@@ -7,8 +7,8 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
+from ..apps.presets import presets_for
 from ..backends import load_model
-from ..presets import presets_for
 from ..zoo import DEFAULT_MODEL
 
 

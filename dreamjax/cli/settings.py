@@ -41,8 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..ascent.objective_syntax import ClassTerm, GuideTerm, LayerTerm, Term, parse_objective
 from ..errors import DreamjaxError, nearest
-from ..objective_syntax import ClassTerm, GuideTerm, LayerTerm, Term, parse_objective
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -11,15 +11,23 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from .. import image as imageio
-from .. import zoom as zoomlib
+from ..apps import zoom as zoomlib
+from ..ascent.engine import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, DreamConfig
+from ..ascent.objectives import build_objective, layer_objective
+from ..ascent.tiling import TileConfig
 from ..backends import load_model
-from ..cache import use_compilation_cache
-from ..engine import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, DreamConfig
-from ..objectives import build_objective, layer_objective
-from ..tiling import TileConfig
+from ..files import image as imageio
+from ..runtime.cache import use_compilation_cache
 from ..zoo import DEFAULT_MODEL
-from .options import float_between, int_between, layer_weight, non_negative_int, objective_text, positive_float, positive_int
+from .options import (
+    float_between,
+    int_between,
+    layer_weight,
+    non_negative_int,
+    objective_text,
+    positive_float,
+    positive_int,
+)
 from .settings import objective_terms
 
 

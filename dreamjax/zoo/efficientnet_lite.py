@@ -25,10 +25,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .. import nn as kernels
 from ..errors import DreamjaxError
+from ..files.checkpoint import read_torch_checkpoint
 from ..model import InputSpec, LayerInfo, check_layers
-from ..weights import read_torch_checkpoint
-from . import ops
 from .imagenet import imagenet_class_names
 
 BN_EPS = 1e-3
@@ -77,7 +77,7 @@ class EfficientNetLite(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array, stop_at: int) -> dict[str, jax.Array]:
         out: dict[str, jax.Array] = {}
-        x = _relu6(ops.conv2d(x, *_conv_params(self, "stem", (3, 3, 3, self.stem_channels)), stride=2))
+        x = _relu6(kernels.conv2d(x, *_conv_params(self, "stem", (3, 3, 3, self.stem_channels)), stride=2))
         out["stem"] = x
         for i, spec in enumerate(self.blocks):
             if len(out) > stop_at:
@@ -86,12 +86,12 @@ class EfficientNetLite(nn.Module):
             out[f"blocks.{i}"] = x
         if len(out) > stop_at:
             return out
-        x = _relu6(ops.pointwise(x, *_conv_params(self, "head", (self.blocks[-1].out_channels, self.head_channels))))
+        x = _relu6(kernels.pointwise(x, *_conv_params(self, "head", (self.blocks[-1].out_channels, self.head_channels))))
         out["head"] = x
         if len(out) > stop_at:
             return out
         pooled = jnp.mean(x, axis=(1, 2))
-        out["logits"] = ops.pointwise(pooled, *_conv_params(self, "fc", (self.head_channels, self.num_classes)))
+        out["logits"] = kernels.pointwise(pooled, *_conv_params(self, "fc", (self.head_channels, self.num_classes)))
         return out
 
 
@@ -107,12 +107,12 @@ class _Block(nn.Module):
             expand = _conv_params(self, "expand", (s.in_channels, s.mid_channels))
         kernel, bias = _conv_params(self, "depthwise", (s.kernel, s.kernel, s.mid_channels))
         if s.expand and self.depthwise == "taps_vjp":  # CPU: no padded copy of the wide tensor
-            y = _relu6(ops.expand_depthwise(y, *expand, kernel, bias, s.stride))
+            y = _relu6(kernels.expand_depthwise(y, *expand, kernel, bias, s.stride))
         else:
             if s.expand:
-                y = _relu6(ops.pointwise(y, *expand))
-            y = _relu6(ops.depthwise(y, kernel, bias, s.stride, self.depthwise))
-        y = ops.pointwise(y, *_conv_params(self, "project", (s.mid_channels, s.out_channels)))
+                y = _relu6(kernels.pointwise(y, *expand))
+            y = _relu6(kernels.depthwise(y, kernel, bias, s.stride, self.depthwise))
+        y = kernels.pointwise(y, *_conv_params(self, "project", (s.mid_channels, s.out_channels)))
         return y + x if s.residual else y
 
 
@@ -123,7 +123,7 @@ def _conv_params(module: nn.Module, name: str, kernel_shape: tuple[int, ...]) ->
     return kernel, bias
 
 
-_relu6 = ops.relu6
+_relu6 = kernels.relu6
 
 
 # --- from a torch state dict -------------------------------------------------------------
@@ -296,14 +296,14 @@ def checkpoint_path(variant: str) -> str:
 def load(variant: str, depthwise: str | None = None) -> EfficientNetLiteModel:
     """EfficientNet-Lite ``variant`` ("lite0", "lite1" or "lite2") with its ImageNet weights.
 
-    ``depthwise`` picks the depthwise-convolution kernel (see :mod:`dreamjax.zoo.ops`); by
+    ``depthwise`` picks the depthwise-convolution kernel (see :mod:`dreamjax.nn`); by
     default the faster one for the current JAX backend.
     """
     if variant not in NATIVE_SIZE:
         raise DreamjaxError(f"unknown EfficientNet-Lite variant {variant!r}", f"choose from {sorted(NATIVE_SIZE)}")
-    depthwise = depthwise or ops.default_depthwise()
-    if depthwise not in ops.DEPTHWISE_IMPLS:
-        raise DreamjaxError(f"unknown depthwise implementation {depthwise!r}", f"choose from {ops.DEPTHWISE_IMPLS}")
+    depthwise = depthwise or kernels.default_depthwise()
+    if depthwise not in kernels.DEPTHWISE_IMPLS:
+        raise DreamjaxError(f"unknown depthwise implementation {depthwise!r}", f"choose from {kernels.DEPTHWISE_IMPLS}")
     sd = read_torch_checkpoint(checkpoint_path(variant))
     blocks = block_specs(sd)
     stem = sd["_conv_stem.weight"].shape[0]

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from dreamjax.zoo import ops as zoo_ops
+from dreamjax import nn as shared_kernels
 
 from .. import layout
 from ..registry import OpTable
@@ -146,7 +146,7 @@ def depthwise_taps(x, w, strides, dilations, padding):
     kh, kw = w.shape[:2]
     if kh == kw and strides[0] == strides[1] and tuple(dilations) == (1, 1):
         out = tuple(out_size(xp.shape[1 + i], kh, strides[0]) for i in range(2))
-        return zoo_ops.valid_taps(xp, w, strides[0], out)
+        return shared_kernels.valid_taps(xp, w, strides[0], out)
     terms = (part * w[offsets] for offsets, part in window_slices(xp, (kh, kw), strides, dilations, 1))
     return functools.reduce(operator.add, terms)
 

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import DreamjaxError
+from ..errors import DreamjaxError
 
 # Pixels the network sees per call when the tile batch is left to us (4 tiles of 512, 1 of 1024).
 PIXELS_PER_CALL = 1024 * 1024

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import DreamjaxError
+from ..errors import DreamjaxError
 
 # Lucid's square root of the ImageNet colour correlation (lucid/optvis/param/color.py).
 _COLOR_CORRELATION_SVD_SQRT = np.asarray([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], np.float32)

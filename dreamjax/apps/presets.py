@@ -18,16 +18,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .errors import UnknownNameError
-from .model import DreamModel
-from .objective_syntax import LayerTerm, format_term
+from ..ascent.objective_syntax import LayerTerm, format_term
+from ..errors import UnknownNameError
+from ..model import DreamModel
 
 
 @dataclass(frozen=True)
 class Preset:
     name: str
     description: str
-    objective: str  # the compact form, see dreamjax.objective_syntax
+    objective: str  # the compact form, see dreamjax.ascent.objective_syntax
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):

@@ -20,13 +20,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .cache import ensure_compilation_cache, persistent_cache_hits
-from .compiler import compiler_options
-from .errors import DreamjaxError
-from .memory import check_fits, program_bytes
-from .model import DreamModel
+from ..errors import DreamjaxError
+from ..model import DreamModel
+from ..runtime.cache import ensure_compilation_cache, persistent_cache_hits
+from ..runtime.compiler import compiler_options
+from ..runtime.devices import place, shard_key
+from ..runtime.memory import check_fits, program_bytes
 from .objectives import Objective, build_objective, layer_objective
-from .parallel import place, shard_key
 from .regularisers import Regularisers
 from .tiling import TileConfig, TilePlan, model_stride, plan_tiles, tiled_gradient
 
@@ -236,7 +236,7 @@ class Dreamer:
         """Dream a batch ``[B, H, W, 3]``; returns the dreamed batch and the run's stats.
 
         The batch is split over ``devices`` local devices (None: as many as help, see
-        :mod:`dreamjax.parallel`).
+        :mod:`dreamjax.runtime.devices`).
         """
         images = np.asarray(images, dtype=np.float32)
         if images.ndim != 4 or images.shape[-1] != 3:
@@ -308,10 +308,10 @@ def dream(
 
     Images are float32 RGB in ``[0, 1]``. ``layers`` names the layers whose energy is
     maximised (a mapping gives weights); ``objective`` replaces it with any Objective, or its
-    text form (see :mod:`dreamjax.objective_syntax`).
-    ``regularisers`` (all off by default) smooth the result: see :mod:`dreamjax.regularisers`.
+    text form (see :mod:`dreamjax.ascent.objective_syntax`).
+    ``regularisers`` (all off by default) smooth the result: see :mod:`dreamjax.ascent.regularisers`.
     A list of same-sized images runs as one batch program; the result has the input's form.
-    Octaves with a side longer than ``tiles.size`` run in tiles (see :mod:`dreamjax.tiling`).
+    Octaves with a side longer than ``tiles.size`` run in tiles (see :mod:`dreamjax.ascent.tiling`).
     """
     ensure_compilation_cache()
     config = DreamConfig(octaves, octave_scale, steps, step_size, jitter, seed, tiles, regularisers)

@@ -5,7 +5,7 @@ image), so splitting the batch over devices needs no communication: XLA's partit
 each device's share of the batch in the same program. The batch is padded to a multiple of
 the device count (with copies of the last image) and the padding is dropped afterwards.
 
-Several hosts: :func:`dreamjax.distributed.initialize` joins the processes first; each then
+Several hosts: :func:`dreamjax.runtime.distributed.initialize` joins the processes first; each then
 dreams its own share of the files on its local devices (see docs/scaling.md).
 """
 
@@ -17,7 +17,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from .errors import DreamjaxError
+from ..errors import DreamjaxError
 
 BATCH_AXIS = "batch"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from ..errors import DreamjaxError
 from .atomic import atomic_path, check_writable_dir, clean_stale_parts
-from .errors import DreamjaxError
 
 # Refuse bigger images before decoding them (decompression bombs); --max-pixels raises it.
 DEFAULT_MAX_PIXELS = 64_000_000

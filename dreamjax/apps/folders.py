@@ -3,7 +3,7 @@
 Images of one size share a batch (one compiled program per octave shape, many images per
 program). A picture is written as soon as its batch is done, atomically, so an interrupted run
 started again picks up where it stopped: files whose output exists are skipped. With several
-processes (``dreamjax.distributed``), each takes every ``count``-th file of the sorted list.
+processes (``dreamjax.runtime.distributed``), each takes every ``count``-th file of the sorted list.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .atomic import clean_stale_parts
-from .errors import DreamjaxError
-from .image import DEFAULT_MAX_PIXELS, ImageError, load_image, save_image
+from ..errors import DreamjaxError
+from ..files.atomic import clean_stale_parts
+from ..files.image import DEFAULT_MAX_PIXELS, ImageError, load_image, save_image
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 _SIDEWAYS = {5, 6, 7, 8}  # EXIF orientations that swap width and height

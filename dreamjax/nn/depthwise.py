@@ -1,4 +1,4 @@
-"""Convolution kernels for NHWC inference ports, with TensorFlow "SAME" padding.
+"""Depthwise convolutions on NHWC data, with TensorFlow "SAME" padding.
 
 Depthwise convolution comes in three implementations (``DEPTHWISE_IMPLS``):
 
@@ -9,7 +9,7 @@ Depthwise convolution comes in three implementations (``DEPTHWISE_IMPLS``):
 * ``"taps_vjp"`` (CPU default): the same forward with a hand-written VJP; the input gradient
   is itself a taps sum over the stride-dilated cotangent with the flipped kernel.
 
-All three agree to float32 rounding, in value and in gradient (tests/test_zoo_ops.py).
+All three agree to float32 rounding, in value and in gradient (tests/test_nn.py).
 """
 
 from __future__ import annotations
@@ -20,55 +20,16 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .activations import relu6
+from .conv import pointwise, window
+from .padding import pad_same
+
 DEPTHWISE_IMPLS = ("taps", "taps_vjp", "conv")
 
 
 def default_depthwise() -> str:
     """The faster depthwise implementation for the default JAX backend."""
     return "taps_vjp" if jax.default_backend() == "cpu" else "conv"
-
-
-def tf_same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """TensorFlow "SAME" padding of one axis: output ceil(size/stride), odd extra pixel at the end."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
-
-def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int) -> jax.Array:
-    """Dense convolution, NHWC input and HWIO kernel, TF-"SAME" padding, as im2col + matmul.
-
-    Meant for few input channels (a stem): XLA:CPU computes the input gradient of a strided
-    ``lax.conv`` as a slow dilated convolution (~12% of a DeepDream step at 224x224), while the
-    gradient of k*k slices and one matmul is cheap.
-    """
-    k = kernel.shape[0]
-    xp, out_hw, _ = _pad_same(x, k, stride)
-    windows = [_window(xp, i, j, stride, out_hw) for i in range(k) for j in range(k)]
-    patches = jnp.concatenate(windows, axis=-1)  # [B, oh, ow, k*k*C_in], tap-major like HWIO
-    return jnp.dot(patches, kernel.reshape(-1, kernel.shape[-1])) + bias
-
-
-@jax.custom_jvp
-def relu6(x: jax.Array) -> jax.Array:
-    """min(max(x, 0), 6), with a derivative mask read from the output.
-
-    ``jnp.clip``'s derivative splits ties between branches (compare, select, divide) and makes
-    XLA recompute the input of the activation inside the backward fusion.
-    """
-    return jnp.minimum(jnp.maximum(x, 0.0), 6.0)
-
-
-@relu6.defjvp
-def _relu6_jvp(primals, tangents):
-    (x,), (t,) = primals, tangents
-    y = relu6(x)
-    return y, jnp.where((y > 0.0) & (y < 6.0), t, jnp.zeros_like(t))
-
-
-def pointwise(x: jax.Array, kernel: jax.Array, bias: jax.Array) -> jax.Array:
-    """1x1 convolution as a matmul over channels; ``kernel`` is ``[C_in, C_out]``."""
-    return jnp.dot(x, kernel) + bias
 
 
 def depthwise(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int, impl: str) -> jax.Array:
@@ -91,32 +52,19 @@ def depthwise(x: jax.Array, kernel: jax.Array, bias: jax.Array, stride: int, imp
     return y + bias
 
 
-def _window(xp: jax.Array, i: int, j: int, stride: int, out_hw: tuple[int, int]) -> jax.Array:
-    """The inputs that tap (i, j) of a strided kernel sees, one per output pixel."""
-    end = (xp.shape[0], i + (out_hw[0] - 1) * stride + 1, j + (out_hw[1] - 1) * stride + 1, xp.shape[3])
-    return lax.slice(xp, (0, i, j, 0), end, (1, stride, stride, 1))
-
-
 def _taps(xp: jax.Array, kernel: jax.Array, stride: int, out_hw: tuple[int, int]) -> jax.Array:
     """Sum over taps of a (strided) shifted window of padded ``xp`` times its channel weights."""
     k = kernel.shape[0]
     acc = None
     for i in range(k):
         for j in range(k):
-            term = _window(xp, i, j, stride, out_hw) * kernel[i, j]
+            term = window(xp, i, j, stride, out_hw) * kernel[i, j]
             acc = term if acc is None else acc + term
     return acc
 
 
-def _pad_same(x: jax.Array, k: int, stride: int) -> tuple[jax.Array, tuple[int, int], tuple[tuple[int, int], ...]]:
-    h, w = x.shape[1], x.shape[2]
-    ph, pw = tf_same_pads(h, k, stride), tf_same_pads(w, k, stride)
-    xp = jnp.pad(x, ((0, 0), ph, pw, (0, 0)))
-    return xp, (-(-h // stride), -(-w // stride)), (ph, pw)
-
-
 def _depthwise_taps(x: jax.Array, kernel: jax.Array, stride: int) -> jax.Array:
-    xp, out_hw, _ = _pad_same(x, kernel.shape[0], stride)
+    xp, out_hw, _ = pad_same(x, kernel.shape[0], stride)
     return _taps(xp, kernel, stride, out_hw)
 
 
@@ -137,7 +85,7 @@ def _dw_bwd(stride, res, g):
     x, kernel = res
     k = kernel.shape[0]
     h, w = x.shape[1], x.shape[2]
-    xp, (oh, ow), ((pt, _), (pl, _)) = _pad_same(x, k, stride)
+    xp, (oh, ow), ((pt, _), (pl, _)) = pad_same(x, k, stride)
     # The input gradient is a "full" correlation of the cotangent, dilated by the stride, with
     # the flipped kernel. Pad the dilated cotangent so that the taps land exactly on the
     # unpadded input grid (h x w): low k-1-pad_before, high whatever completes h+k-1.
@@ -154,7 +102,7 @@ def _dw_bwd(stride, res, g):
     )
     dx = _taps(gd, kernel[::-1, ::-1], 1, (h, w))
     dk = jnp.stack(
-        [jnp.stack([jnp.sum(_window(xp, i, j, stride, (oh, ow)) * g, axis=(0, 1, 2)) for j in range(k)]) for i in range(k)]
+        [jnp.stack([jnp.sum(window(xp, i, j, stride, (oh, ow)) * g, axis=(0, 1, 2)) for j in range(k)]) for i in range(k)]
     )
     return dx, dk.astype(kernel.dtype)
 
@@ -176,7 +124,7 @@ def expand_depthwise(x: jax.Array, expand_kernel: jax.Array, expand_bias: jax.Ar
     """``depthwise(relu6(pointwise(x)))`` (depthwise bias added, no activation after it)."""
     k = dw_kernel.shape[0]
     h, w = x.shape[1], x.shape[2]
-    xp, out_hw, (ph, pw) = _pad_same(x, k, stride)
+    xp, out_hw, (ph, pw) = pad_same(x, k, stride)
     inside = _interior(h, w, ph, pw)
     yp = relu6(jnp.where(inside, pointwise(xp, expand_kernel, expand_bias), 0.0))  # relu6(0) = 0 on the border
     return valid_taps(yp, dw_kernel, stride, out_hw) + dw_bias
@@ -210,7 +158,7 @@ def _valid_taps_bwd(stride, out_hw, res, g):
                  ((0, 0, 0), (k - 1, hp - span_h, stride - 1), (k - 1, wp - span_w, stride - 1), (0, 0, 0)))
     dxp = _taps(gd, kernel[::-1, ::-1], 1, (hp, wp))
     dk = jnp.stack(
-        [jnp.stack([jnp.sum(_window(xp, i, j, stride, out_hw) * g, axis=(0, 1, 2)) for j in range(k)]) for i in range(k)]
+        [jnp.stack([jnp.sum(window(xp, i, j, stride, out_hw) * g, axis=(0, 1, 2)) for j in range(k)]) for i in range(k)]
     )
     return dxp, dk.astype(kernel.dtype)
 

@@ -1,4 +1,4 @@
-"""The depthwise kernels of the zoo agree with XLA's grouped convolution, in value and gradient."""
+"""The shared kernels (dreamjax.nn) agree with XLA's grouped convolution, in value and gradient."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dreamjax.zoo import ops
+from dreamjax import nn
 
 # (height, width, kernel, stride): odd and even sizes give uneven TF-"SAME" pads; tiny inputs
 # have outputs that see mostly padding.
@@ -24,12 +24,12 @@ def test_depthwise_matches_grouped_conv(h, w, k, stride):
     @jax.jit
     def value_and_grads(x, kernel):
         out = {}
-        for impl in ops.DEPTHWISE_IMPLS:
+        for impl in nn.DEPTHWISE_IMPLS:
             # A non-linear loss so that the cotangent differs from pixel to pixel.
             def loss(x, kernel, impl=impl):
-                return jnp.sum(jnp.sin(ops.depthwise(x, kernel, bias, stride, impl)))
+                return jnp.sum(jnp.sin(nn.depthwise(x, kernel, bias, stride, impl)))
 
-            out[impl] = (ops.depthwise(x, kernel, bias, stride, impl), *jax.grad(loss, argnums=(0, 1))(x, kernel))
+            out[impl] = (nn.depthwise(x, kernel, bias, stride, impl), *jax.grad(loss, argnums=(0, 1))(x, kernel))
         return out
 
     results = value_and_grads(x, kernel)
@@ -45,12 +45,12 @@ def test_depthwise_matches_grouped_conv(h, w, k, stride):
 @pytest.mark.parametrize("size, k, stride, pads", [(224, 3, 2, (0, 1)), (224, 5, 2, (1, 2)), (7, 3, 2, (1, 1)), (14, 5, 1, (2, 2)), (1, 3, 2, (1, 1))])
 def test_tf_same_pads(size, k, stride, pads):
     # TensorFlow "SAME": the odd pixel of padding goes after the image, not before.
-    assert ops.tf_same_pads(size, k, stride) == pads
+    assert nn.tf_same_pads(size, k, stride) == pads
 
 
 def test_unknown_depthwise_impl():
     with pytest.raises(ValueError, match="unknown depthwise implementation"):
-        ops.depthwise(jnp.zeros((1, 4, 4, 2)), jnp.zeros((3, 3, 2)), jnp.zeros(2), 1, "fft")
+        nn.depthwise(jnp.zeros((1, 4, 4, 2)), jnp.zeros((3, 3, 2)), jnp.zeros(2), 1, "fft")
 
 
 @pytest.mark.parametrize("h, w, stride", [(9, 8, 2), (6, 7, 1)])
@@ -65,7 +65,7 @@ def test_dense_conv_matches_lax_conv(h, w, stride):
 
     @jax.jit
     def both(x):
-        return [(f(x), jax.grad(lambda x: jnp.sum(jnp.sin(f(x))))(x)) for f in (reference, lambda x: ops.conv2d(x, kernel, bias, stride))]
+        return [(f(x), jax.grad(lambda x: jnp.sum(jnp.sin(f(x))))(x)) for f in (reference, lambda x: nn.conv2d(x, kernel, bias, stride))]
 
     (want, want_dx), (got, got_dx) = both(x)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
@@ -74,5 +74,5 @@ def test_dense_conv_matches_lax_conv(h, w, stride):
 
 def test_relu6_derivative_is_a_mask_of_the_open_interval():
     x = jnp.asarray([-1.0, 0.0, 0.5, 6.0, 7.0])
-    np.testing.assert_array_equal(ops.relu6(x), [0.0, 0.0, 0.5, 6.0, 6.0])
-    np.testing.assert_array_equal(jax.grad(lambda x: jnp.sum(ops.relu6(x) * 3.0))(x), [0.0, 0.0, 3.0, 0.0, 0.0])
+    np.testing.assert_array_equal(nn.relu6(x), [0.0, 0.0, 0.5, 6.0, 6.0])
+    np.testing.assert_array_equal(jax.grad(lambda x: jnp.sum(nn.relu6(x) * 3.0))(x), [0.0, 0.0, 3.0, 0.0, 0.0])

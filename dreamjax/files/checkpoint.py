@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DreamjaxError
+from ..errors import DreamjaxError
 
 __all__ = ["CheckpointError", "read_torch_checkpoint"]
 

@@ -3,7 +3,7 @@
 Settings come from CLI flags, else from the environment variables ``JAX_COORDINATOR_ADDRESS``,
 ``JAX_NUM_PROCESSES`` and ``JAX_PROCESS_ID``; under Slurm or Open MPI, JAX finds them itself
 (``--distributed`` with no values). Dreaming needs no traffic between processes: each takes
-its share of the files (:func:`dreamjax.batch.share`) and runs it on its own local devices.
+its share of the files (:func:`dreamjax.apps.folders.share`) and runs it on its own local devices.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .errors import DreamjaxError
+from ..errors import DreamjaxError
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ name is quoted with ``"`` or ``'`` (a backslash escapes the quote or a backslash
 guide path is taken as written up to the next ``,`` or ``:`` (for a guide also ``@``), with the
 outer whitespace removed; quote it when it holds one of those characters.
 
-This module only reads and writes the text; :func:`dreamjax.objectives.build_objective`
+This module only reads and writes the text; :func:`dreamjax.ascent.objectives.build_objective`
 resolves the terms against a model (unknown layers, classes and channels are reported there).
 """
 
@@ -39,7 +39,7 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
-from .errors import DreamjaxError
+from ..errors import DreamjaxError
 
 CENTRE = (0.5, 0.5)
 _BARE_LAYER = re.compile(r"[A-Za-z0-9_./\-]+")

@@ -10,7 +10,7 @@ and :class:`GuideFeatures` (what a layer sees in a guide image). Objectives add 
 
     objective = layer_objective(model, "blocks.5") + 2.0 * class_objective(model, "tabby cat")
 
-:func:`build_objective` turns the text form (see :mod:`dreamjax.objective_syntax`) or its terms
+:func:`build_objective` turns the text form (see :mod:`dreamjax.ascent.objective_syntax`) or its terms
 into an Objective for one model, and reports every unknown name at once, with suggestions.
 """
 
@@ -26,8 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .errors import DreamjaxError, UnknownNameError
-from .model import DreamModel, check_layers, layer_names
+from ..errors import DreamjaxError, UnknownNameError
+from ..model import DreamModel, check_layers, layer_names
 from .objective_syntax import CENTRE, ClassTerm, GuideTerm, LayerTerm, Term, format_term, parse_objective
 
 
@@ -295,14 +295,14 @@ def build_objective(
 
     Every problem (unknown layer or class, channel out of range, position on a layer without
     positions, unreadable guide) is collected, and all are reported in one DreamjaxError.
-    ``load_guide`` reads a guide path (default :func:`dreamjax.image.load_image`).
+    ``load_guide`` reads a guide path (default :func:`dreamjax.files.image.load_image`).
     """
     if isinstance(terms, str):
         terms = parse_objective(terms)
     if not terms:
         raise DreamjaxError("the objective has no terms")
     if load_guide is None:
-        from .image import load_image as load_guide
+        from ..files.image import load_image as load_guide
     info = {layer.name: layer for layer in model.layers}
     built, problems = [], []
     for term in terms:

@@ -16,9 +16,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .engine import DreamConfig, Dreamer
-from .model import DreamModel
-from .objectives import Objective
+from ..ascent.engine import DreamConfig, Dreamer
+from ..ascent.objectives import Objective
+from ..model import DreamModel
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def bench_images(size: int, batch: int) -> np.ndarray:
     """``batch`` copies of the bundled photos at ``size`` x ``size`` (real pictures, not noise)."""
     from PIL import Image
 
-    from .image import load_image, sample_image_path, to_pil
+    from ..files.image import load_image, sample_image_path, to_pil
 
     names = ("chelsea.png", "coffee.png")
     pictures = []
@@ -105,7 +105,7 @@ def run_case(dreamer: Dreamer, objective: Objective, size: int, batch: int, conf
     for _ in range(repeats):
         _, stats = dreamer.run(images, objective, config, devices=devices)
         best = min(best, stats.run_seconds)
-    from .parallel import choose_device_count
+    from ..runtime.devices import choose_device_count
 
     return BenchResult(
         model=dreamer.model.name, layers=objective.layers, size=size, batch=batch, octaves=len(first.shapes),

@@ -23,12 +23,12 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from .atomic import atomic_path, clean_stale_parts, write_bytes_atomic
-from .engine import DreamConfig, DreamStats, dreamer_for
-from .errors import DreamjaxError
-from .image import load_image, to_uint8
-from .model import DreamModel
-from .objectives import Objective, layer_objective
+from ..ascent.engine import DreamConfig, DreamStats, dreamer_for
+from ..ascent.objectives import Objective, layer_objective
+from ..errors import DreamjaxError
+from ..files.atomic import atomic_path, clean_stale_parts, write_bytes_atomic
+from ..files.image import load_image, to_uint8
+from ..model import DreamModel
 
 FRAME_NAME = "frame_{:05d}.png"
 FRAME_RE = re.compile(r"frame_(\d{5})\.png")

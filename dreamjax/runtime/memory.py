@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import DreamjaxError
+from ..errors import DreamjaxError
 
 ENV_SWITCH = "DREAMJAX_MEMORY_CHECK"
 

@@ -13,7 +13,7 @@ import re
 import numpy as np
 from PIL import ImageColor
 
-from .errors import DreamjaxError
+from ..errors import DreamjaxError
 
 MAX_SIDE = 16384
 

@@ -1,0 +1,1 @@
+"""Applications on top of the algorithm: folders of photos, zoom streams, presets, benchmarks."""

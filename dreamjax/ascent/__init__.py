@@ -1,0 +1,1 @@
+"""The DeepDream algorithm: the ascent step, octaves, objectives, regularisers and tiling."""

@@ -1,0 +1,1 @@
+"""File I/O: images, atomic writes, checkpoint reading without unpickling code, synthetic starts."""

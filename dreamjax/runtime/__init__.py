@@ -1,0 +1,1 @@
+"""The XLA runtime: compiler options, compilation cache, memory estimates, devices, several hosts."""
