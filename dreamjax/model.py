@@ -17,12 +17,17 @@ from .errors import UnknownNameError
 
 @dataclass(frozen=True)
 class LayerInfo:
-    """A dreamable layer: its name, channel count and spatial size at the native input size."""
+    """A dreamable layer: its name, channel count and spatial size at the native input size.
+
+    ``aliases`` are other names that resolve to the same activation (the module scopes whose
+    output an ONNX value is, say).
+    """
 
     name: str
     channels: int
     spatial: tuple[int, int] | None = None
     description: str = ""
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,8 @@ class DreamModel(Protocol):
     # Name of the layer holding class logits and the class names, where the model has them.
     logits_layer: str | None
     class_names: tuple[str, ...] | None
+    # Optional: ``all_layers``, every layer ``apply`` captures, when ``layers`` lists a selection
+    # (an ONNX model lists its module outputs; every graph value is in ``all_layers``).
 
     def apply(self, params: Any, images: jax.Array, capture: Sequence[str]) -> dict[str, jax.Array]:
         """Run the network on ``images`` ``[B, H, W, 3]`` in ``[0, 1]``.
@@ -73,9 +80,29 @@ def layer_names(model: DreamModel) -> list[str]:
     return [layer.name for layer in model.layers]
 
 
+def every_layer(model: DreamModel) -> tuple[LayerInfo, ...]:
+    """``model.all_layers`` where the model has it, else ``model.layers``."""
+    return tuple(getattr(model, "all_layers", None) or model.layers)
+
+
+def find_layer(model: DreamModel, name: str) -> LayerInfo:
+    """The layer called ``name`` (a listed layer, any other layer, or an alias of one).
+
+    An unknown name raises UnknownNameError suggesting the nearest listed names first, then
+    aliases, then the other layers.
+    """
+    everything = every_layer(model)
+    for layer in (*model.layers, *everything):
+        if layer.name == name:
+            return layer
+    for layer in (*model.layers, *everything):
+        if name in layer.aliases:
+            return layer
+    aliases = [alias for layer in everything for alias in layer.aliases]
+    raise UnknownNameError(f"layer of {model.name}", name, layer_names(model), (aliases, [layer.name for layer in everything]))
+
+
 def check_layers(model: DreamModel, names: Sequence[str]) -> None:
     """Raise UnknownNameError (with the nearest names) for any layer the model lacks."""
-    known = set(layer_names(model))
     for name in names:
-        if name not in known:
-            raise UnknownNameError(f"layer of {model.name}", name, layer_names(model))
+        find_layer(model, name)

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import DreamjaxError, UnknownNameError
-from ..model import DreamModel, check_layers, layer_names
+from ..model import DreamModel, check_layers, find_layer
 from .objective_syntax import CENTRE, ClassTerm, GuideTerm, LayerTerm, Term, format_term, parse_objective
 
 
@@ -303,11 +303,10 @@ def build_objective(
         raise DreamjaxError("the objective has no terms")
     if load_guide is None:
         from ..files.image import load_image as load_guide
-    info = {layer.name: layer for layer in model.layers}
     built, problems = [], []
     for term in terms:
         try:
-            built.append(_build_term(model, info, term, load_guide))
+            built.append(_build_term(model, term, load_guide))
         except DreamjaxError as exc:
             problems.append(exc)
     if len(problems) == 1:
@@ -318,7 +317,7 @@ def build_objective(
     return Objective(tuple(built))
 
 
-def _build_term(model: DreamModel, info: dict, term: Term, load_guide: Callable[[str], np.ndarray]):
+def _build_term(model: DreamModel, term: Term, load_guide: Callable[[str], np.ndarray]):
     weight = float(term.weight)
     if not np.isfinite(weight):
         raise DreamjaxError(f"the weight of {format_term(term)!r} is not finite")
@@ -332,9 +331,7 @@ def _build_term(model: DreamModel, info: dict, term: Term, load_guide: Callable[
         return GuideFeatures(jnp.asarray(guide_features(model, guide, layer)), layer, Path(term.path).name, weight)
     if not isinstance(term, LayerTerm):
         raise DreamjaxError(f"not an objective term: {term!r}")
-    if term.layer not in info:
-        raise UnknownNameError(f"layer of {model.name}", term.layer, layer_names(model))
-    layer = info[term.layer]
+    layer = find_layer(model, term.layer)
     if not term.channels:
         return LayerEnergy(term.layer, weight)
     bad = [c for c in term.channels if not 0 <= c < layer.channels]

@@ -7,6 +7,11 @@ normalisation, runs the converted graph in NCHW and returns the captured values 
 Options: ``mean``/``std`` (per channel, in [0, 1] units; default ImageNet), ``size`` (native
 input size when the graph leaves it open; default 224), ``pixel_scale`` (multiply images first,
 e.g. 255 for Caffe-era models), ``bgr`` (feed channels in BGR order).
+
+Layers. ``layers`` lists the outputs of the graph's module scopes (``inception4c``,
+``layer3.1``; see :mod:`.scopes`), or every 4-D float value where the graph names no scopes;
+``all_layers`` holds every 4-D float value, each with the scopes it is the output of as
+aliases. ``apply`` captures any of these names.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from dreamjax.model import InputSpec, LayerInfo
 
 from .convert import OnnxFunction, to_jax
 from .errors import OnnxGraphError
+from .scopes import find_scopes
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -48,6 +54,8 @@ class OnnxDreamModel:
     fn: OnnxFunction = field(repr=False)
     pixel_scale: float = 1.0
     bgr: bool = False
+    all_layers: tuple[LayerInfo, ...] = ()
+    value_of: dict[str, str] = field(default_factory=dict, repr=False)  # scope name -> graph value
 
     def preprocess(self, images: jax.Array) -> jax.Array:
         """``[B, H, W, 3]`` in [0, 1] -> the graph's normalised NCHW input."""
@@ -60,8 +68,10 @@ class OnnxDreamModel:
         return jnp.transpose(x, (0, 3, 1, 2))
 
     def apply(self, params: Any, images: jax.Array, capture: Sequence[str]) -> dict[str, jax.Array]:
-        values = self.fn.capture(params, self.preprocess(images), names=list(capture))
-        return {k: (jnp.transpose(v, (0, 2, 3, 1)) if jnp.ndim(v) == 4 else jnp.asarray(v)) for k, v in values.items()}
+        wanted = {name: self.value_of.get(name, name) for name in capture}
+        values = self.fn.capture(params, self.preprocess(images), names=list(dict.fromkeys(wanted.values())))
+        return {k: (jnp.transpose(v, (0, 2, 3, 1)) if jnp.ndim(v) == 4 else jnp.asarray(v)) for k, v in
+                ((name, values[value]) for name, value in wanted.items())}
 
 
 def _imagenet_classes() -> tuple[str, ...] | None:
@@ -129,11 +139,7 @@ class OnnxBackend:
             shapes = _trace_shapes(fn, params, hw, fn.values)
         except DreamjaxError as exc:
             raise DreamjaxError(f"{ref}: the graph does not run at {hw[0]}x{hw[1]}: {exc.message}", "pass size=...") from exc
-        layers = tuple(  # in execution order (fn.values), not the dict's sorted order
-            LayerInfo(name, int(s.shape[1]), (int(s.shape[2]), int(s.shape[3])), "feature map")
-            for name in fn.values
-            if len((s := shapes[name]).shape) == 4 and jnp.issubdtype(s.dtype, jnp.floating) and s.shape[0] == 1
-        )
+        layers, all_layers, value_of = _layers(model.graph, fn, shapes)
         logits = next(
             (o for o in fn.outputs if tuple(shapes[o].shape) == (1, 1000) and jnp.issubdtype(shapes[o].dtype, jnp.floating)),
             None,
@@ -150,7 +156,37 @@ class OnnxBackend:
             fn=fn,
             pixel_scale=float(options.get("pixel_scale", 1.0)),
             bgr=bool(options.get("bgr", False)),
+            all_layers=all_layers,
+            value_of=value_of,
         )
+
+
+def _layers(graph, fn: OnnxFunction, shapes) -> tuple[tuple[LayerInfo, ...], tuple[LayerInfo, ...], dict[str, str]]:
+    """The listed layers, every layer, and each scope name's value (see module docs)."""
+    def activation(name: str) -> bool:  # per image, floating point: not shape arithmetic
+        s = shapes[name]
+        return len(s.shape) >= 2 and s.shape[0] == 1 and jnp.issubdtype(s.dtype, jnp.floating)
+
+    def feature_map(name: str) -> bool:
+        return activation(name) and len(shapes[name].shape) == 4
+
+    position = {value: i for i, value in enumerate(fn.values)}
+    producer = {o: node for node in graph.node for o in node.output if o}
+    nodes = sorted({id(producer[v]): producer[v] for v in fn.values}.values(), key=lambda n: position[next(o for o in n.output if o)])
+    scopes = find_scopes(nodes, fn.outputs, activation, feature_map)
+    values = set(fn.values)
+    value_of = {name: value for name, value in scopes.names.items() if name not in values and feature_map(value)}
+    aliases: dict[str, list[str]] = {}
+    for name, value in value_of.items():
+        aliases.setdefault(value, []).append(name)
+
+    def info(name: str, value: str, names: tuple[str, ...] = ()) -> LayerInfo:
+        s = shapes[value].shape
+        return LayerInfo(name, int(s[1]), (int(s[2]), int(s[3])), producer[value].op_type, names)
+
+    every = tuple(info(v, v, tuple(aliases.get(v, ()))) for v in fn.values if feature_map(v))  # execution order
+    listed = tuple(info(name, value_of[name]) for name in scopes.listed if name in value_of)
+    return listed or every, every, value_of
 
 
 def _min_size(fn: OnnxFunction, params: Any, native: tuple[int, int]) -> int:
