@@ -22,15 +22,14 @@ class DreamjaxError(Exception):
 class UnknownNameError(DreamjaxError, KeyError):
     """A model, layer, class or channel name that does not exist.
 
-    Suggestions come from ``choices`` first, then from each pool in ``more`` in turn (names a
-    model resolves but does not list, say), so the names a user sees listed come first.
+    Suggestions come from ``choices`` and the pools in ``more`` (names a model resolves but
+    does not list, say): the closest first, and of equally close names those of ``choices``,
+    then of each pool in turn.
     """
 
     def __init__(self, kind: str, name: str, choices: Iterable[str], more: Sequence[Iterable[str]] = ()):
         choices = list(choices)
-        near = nearest(name, choices)
-        for pool in more:
-            near += [n for n in nearest(name, pool) if n not in near][: max(0, 3 - len(near))]
+        near = nearest(name, choices, pools=more)
         hint = f"did you mean {', '.join(repr(n) for n in near)}?" if near else None
         if not near and choices:
             shown = ", ".join(choices[:8]) + (", ..." if len(choices) > 8 else "")
@@ -44,29 +43,38 @@ class UnknownNameError(DreamjaxError, KeyError):
 
 _PART = re.compile(r"[^/.:]+")
 _CUTOFF = 0.5
+_POOL_PENALTY = 0.1
+_PREFIX = 0.95
 
 
-def nearest(name: str, choices: Iterable[str], n: int = 3) -> list[str]:
+def nearest(name: str, choices: Iterable[str], n: int = 3, pools: Sequence[Iterable[str]] = ()) -> list[str]:
     """The closest names to `name`, best first (case-insensitive).
 
     A choice is compared whole and by its runs of as many parts (split at ``/ . :``) as `name`
     has, so ``inception4c`` is closest to ``/inception4c/Concat_output_0`` (a part matches it
-    exactly), not to ``/inception4e/...``. Ties keep the order of `choices`.
+    exactly), not to ``/inception4e/...``. Names in `pools` count as a little further
+    (``_POOL_PENALTY`` per pool), so `choices` come first unless a pooled name is clearly
+    closer; equally close names keep their order.
     """
     query = name.lower()
     width = max(1, len(_PART.findall(query)))
     matcher = difflib.SequenceMatcher()
     matcher.set_seq2(query)
+    tier: dict[str, int] = {}  # each name once, from the first pool that has it
+    for t, pool in enumerate((choices, *pools)):
+        for c in pool:
+            tier.setdefault(c, t)
+    candidates = list(tier)
     scored = []
-    for i, choice in enumerate(dict.fromkeys(choices)):
+    for i, choice in enumerate(candidates):
         best = whole = _ratio(matcher, choice.lower())
         for part in _runs(choice.lower(), width):
             best = max(best, _ratio(matcher, part))
+        if choice.lower().startswith(query):  # the start of a name: "blocks.1" -> "blocks.10"
+            best = max(best, _PREFIX)
         if best >= _CUTOFF:
-            scored.append((-best, -whole, i, choice))
-    hits = [choice for *_, choice in sorted(scored)[:n]]
-    # Prefix matches help with dotted names ("blocks.1" -> "blocks.10", "blocks.11").
-    return hits or [c for c in dict.fromkeys(choices) if c.lower().startswith(query)][:n]
+            scored.append((_POOL_PENALTY * tier[choice] - best, tier[choice], -whole, i, choice))
+    return [choice for *_, choice in sorted(scored)[:n]]
 
 
 def _ratio(matcher: difflib.SequenceMatcher, text: str) -> float:

@@ -175,10 +175,12 @@ def _layers(graph, fn: OnnxFunction, shapes) -> tuple[tuple[LayerInfo, ...], tup
     nodes = sorted({id(producer[v]): producer[v] for v in fn.values}.values(), key=lambda n: position[next(o for o in n.output if o)])
     scopes = find_scopes(nodes, fn.outputs, activation, feature_map)
     values = set(fn.values)
-    value_of = {name: value for name, value in scopes.names.items() if name not in values and feature_map(value)}
+    # An exact value name wins over a scope of the same name that stands for another value.
+    value_of = {name: value for name, value in scopes.names.items() if feature_map(value) and (name == value or name not in values)}
     aliases: dict[str, list[str]] = {}
     for name, value in value_of.items():
-        aliases.setdefault(value, []).append(name)
+        if name != value:
+            aliases.setdefault(value, []).append(name)
 
     def info(name: str, value: str, names: tuple[str, ...] = ()) -> LayerInfo:
         s = shapes[value].shape
