@@ -26,7 +26,7 @@ from dreamjax.cli.layers import layer_table
 from dreamjax.cli.settings import resolve
 from dreamjax.errors import DreamjaxError, UnknownNameError
 from dreamjax.model import every_layer, find_layer
-from dreamjax.objectives import build_objective, default_layer
+from dreamjax.ascent.objectives import build_objective, default_layer
 
 from test_scopes import NETWORKS
 
@@ -159,7 +159,7 @@ def test_dream_at_a_scope_through_the_cli(tmp_path, capsys):
             "--octaves", "1", "--steps", "2", "--no-cache", "-o", str(out)]
     assert main(argv) == 0
     assert "at inception4a" in capsys.readouterr().err
-    from dreamjax.start import noise_image
+    from dreamjax.files.starts import noise_image
 
     dreamed = np.asarray(Image.open(out), np.float32) / 255
     assert dreamed.shape == (64, 64, 3) and np.abs(dreamed - noise_image((64, 64), seed=0)).mean() > 1e-3
