@@ -471,20 +471,23 @@ def test_built_pattern_matches_onnxruntime(build, opset, size):
 
 def test_load_model_lists_layers_and_captures_one(tmp_path):
     import dreamjax
-    from dreamjax.model import DreamModel
+    from dreamjax.model import DreamModel, every_layer, find_layer
 
     path = tmp_path / "googlenet_tiny.onnx"
     path.write_bytes((FIXTURES / "googlenet_tiny-op17.onnx").read_bytes())
     model = dreamjax.load_model(str(path))
     assert isinstance(model, DreamModel)
-    names = [layer.name for layer in model.layers]
+    names = [layer.name for layer in every_layer(model)]
     concats = [n.output[0] for n in onnx.load(path).graph.node if n.op_type == "Concat"]
     assert set(concats) <= set(names), "every Inception concat should be dreamable"
+    # ... and listed under its module's name: "/inception3a/Concat_output_0" is "inception3a".
+    assert [find_layer(model, c).aliases for c in concats] == [(c.split("/")[1],) for c in concats]
+    assert {c.split("/")[1] for c in concats} <= {layer.name for layer in model.layers}
 
     layer = concats[-1]
     img = np.random.default_rng(6).uniform(size=(2, 96, 80, 3)).astype(np.float32)
     got = jax.jit(lambda p, x: model.apply(p, x, [layer]))(model.params, jnp.asarray(img))[layer]
-    info = next(li for li in model.layers if li.name == layer)
+    info = find_layer(model, layer)
     assert got.shape[0] == 2 and got.shape[-1] == info.channels  # NHWC
 
     spec = model.input_spec
