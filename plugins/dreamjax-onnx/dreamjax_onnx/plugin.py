@@ -163,6 +163,7 @@ class OnnxBackend:
 
 def _layers(graph, fn: OnnxFunction, shapes) -> tuple[tuple[LayerInfo, ...], tuple[LayerInfo, ...], dict[str, str]]:
     """The listed layers, every layer, and each scope name's value (see module docs)."""
+
     def activation(name: str) -> bool:  # per image, floating point: not shape arithmetic
         s = shapes[name]
         return len(s.shape) >= 2 and s.shape[0] == 1 and jnp.issubdtype(s.dtype, jnp.floating)
@@ -170,9 +171,8 @@ def _layers(graph, fn: OnnxFunction, shapes) -> tuple[tuple[LayerInfo, ...], tup
     def feature_map(name: str) -> bool:
         return activation(name) and len(shapes[name].shape) == 4
 
-    position = {value: i for i, value in enumerate(fn.values)}
     producer = {o: node for node in graph.node for o in node.output if o}
-    nodes = sorted({id(producer[v]): producer[v] for v in fn.values}.values(), key=lambda n: position[next(o for o in n.output if o)])
+    nodes = list({id(producer[v]): producer[v] for v in fn.values}.values())  # execution order, as fn.values
     scopes = find_scopes(nodes, fn.outputs, activation, feature_map)
     values = set(fn.values)
     # An exact value name wins over a scope of the same name that stands for another value.
