@@ -207,7 +207,7 @@ def _int_to_int(x, target: np.dtype):
     if np.dtype(x.dtype).name in SUB_BYTE_INTS:  # widen first: XLA's 4-bit arithmetic is thin
         x = x.astype(jnp.int8 if jnp.issubdtype(x.dtype, jnp.signedinteger) else jnp.uint8)
     src_bits, dst_bits = np.dtype(x.dtype).itemsize * 8, SUB_BYTE_INTS.get(target.name, target.itemsize * 8)
-    src_signed, dst_signed = jnp.issubdtype(x.dtype, jnp.signedinteger), target.kind == "i"
+    src_signed, dst_signed = jnp.issubdtype(x.dtype, jnp.signedinteger), jnp.issubdtype(target, jnp.signedinteger)
     if dst_bits >= src_bits and (src_signed == dst_signed or (dst_bits > src_bits and not src_signed)):
         return x.astype(target)  # every value fits
     if dst_bits >= src_bits:  # signed -> unsigned as wide or wider: sign-extend, reinterpret
@@ -221,6 +221,14 @@ def _int_type(bits: int, signed: bool):
     return getattr(jnp, f"{'' if signed else 'u'}int{bits}")
 
 
+def _nonzero(x):
+    """x != 0 from the bits: XLA on CPU compares subnormals as zero, the spec counts them."""
+    if is_narrow_float(x.dtype):
+        x = _decode(x)
+    width = np.dtype(x.dtype).itemsize * 8
+    return (lax.bitcast_convert_type(x, jnp.dtype(f"int{width}")) & ((1 << (width - 1)) - 1)) != 0
+
+
 def convert(x, dtype, saturate: bool = True, round_mode: str = "up"):
     """``x`` as ``dtype`` by ONNX's Cast rules (module docstring); ``saturate`` and ``round_mode``
     apply to float8 / E8M0 targets."""
@@ -228,8 +236,14 @@ def convert(x, dtype, saturate: bool = True, round_mode: str = "up"):
     target = jax_dtype(dtype)
     if target == x.dtype:
         return x
+    # One compiled program per call when run eagerly (the node suite), instead of ~40 small ones.
+    return _convert(x, target, bool(saturate), round_mode)
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _convert(x, target: np.dtype, saturate: bool, round_mode: str):
     if target == np.bool_:
-        return (_decode(x) if is_narrow_float(x.dtype) else x) != 0
+        return _nonzero(x) if jnp.issubdtype(x.dtype, jnp.floating) else x != 0
     if x.dtype == jnp.bool_:
         x = x.astype(jnp.int32)
     floating = jnp.issubdtype(x.dtype, jnp.floating)
