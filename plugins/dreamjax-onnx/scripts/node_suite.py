@@ -39,7 +39,7 @@ def spec_view(case, inputs, refs, outs):
     (ml_dtypes 0.7.0 sends float -9 -> int4 0, older releases 7). Two places differ from the spec:
     * float -> integer with the value outside the integer's range (or NaN / Inf): "undefined if
       OOR" in the Cast spec. Those elements are not compared (both sides take the expected value).
-    * NaN -> float4 E2M1: the spec (onnx docs/technical/float4.md) says +6, whatever ml_dtypes
+    * NaN -> float4 E2M1: the spec (ONNX's technical note on float4) says +6, whatever ml_dtypes
       gives (it gives -0 or 0); those elements are compared with +6.
     Every other element, case and output is compared as the suite has it.
     """

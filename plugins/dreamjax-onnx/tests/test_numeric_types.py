@@ -92,7 +92,7 @@ EDGES = {
         (2.0**-18, 0x00, 0x00),
         (-0.0, 0x00, 0x00),
     ],
-    # float4.md: round to nearest even, always saturating; +/-Inf -> +/-6, NaN -> +6.
+    # ONNX's float4 note: round to nearest even, always saturating; +/-Inf -> +/-6, NaN -> +6.
     "float4_e2m1fn": [
         (6.0, 0x7, 0x7),
         (7.0, 0x7, 0x7),
@@ -205,7 +205,7 @@ def test_narrow_floats_widen_exactly():
     assert codes(convert(convert(jnp.asarray([57344.0]), dt("float8_e5m2")), dt("float8_e4m3fn"))) == [0x7E]
 
 
-SUB_BYTE = [  # RNE, then the low bits (int4.md / int2.md); NaN and Inf -> 0 (our choice)
+SUB_BYTE = [  # RNE, then the low bits (ONNX's int4 / int2 notes); NaN and Inf -> 0 (our choice)
     ("int4", [-9.0, -8.0, 7.0, 8.0, 15.0, 2.5, 3.5, -2.5, 7.5, 0.5, NAN, INF], [7, -8, 7, -8, -1, 2, 4, -2, -8, 0, 0, 0]),
     ("uint4", [-1.0, 15.0, 16.0, 1.5, 0.5, 31.0, -INF], [15, 15, 0, 2, 0, 15, 0]),
     ("int2", [-3.0, -2.0, 1.0, 2.0, 1.5], [1, -2, 1, -2, -2]),

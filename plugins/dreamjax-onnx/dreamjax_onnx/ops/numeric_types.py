@@ -6,8 +6,8 @@ those conversions between releases (ml_dtypes 0.7.0 sends out-of-range float -> 
 older releases wrapped). Only exact conversions and IEEE float <-> IEEE float (round to nearest
 even, overflow to +/-inf, which is what the spec asks) are left to ``astype``.
 
-Sources of the rules (ONNX operator docs for Cast and QuantizeLinear, and the type notes
-docs/docsgen/source/technical/{float8,float4,int4,int2}.md of the onnx repository):
+Sources of the rules: ONNX's operator docs for Cast and QuantizeLinear, and its technical notes on
+the float8, float4, int4 and int2 types.
 
 * float -> float8 (E4M3FN, E4M3FNUZ, E5M2, E5M2FNUZ): round to nearest even; out of range
   (after rounding) and +/-Inf give +/-max with ``saturate``, else Inf (E5M2) or NaN; FNUZ types
@@ -190,7 +190,7 @@ def _float_to_int(x, target: np.dtype):
     x = x.astype(work)  # exact: narrow floats are decoded before this
     bits = SUB_BYTE_INTS.get(target.name)
     if bits is not None:
-        # int4.md / int2.md: round to nearest even, then keep the low bits.
+        # ONNX's int4 / int2 notes: round to nearest even, then keep the low bits.
         low = jnp.mod(jnp.round(x), float(1 << bits))  # fmod by a power of two is exact
         low = jnp.where(jnp.isfinite(low), low, 0).astype(jnp.int32)
         if target.name.startswith("int"):
