@@ -31,6 +31,38 @@ def case_ops(case) -> set[str]:
     return {n.op_type for n in case.model.graph.node}
 
 
+def spec_view(case, inputs, refs, outs):
+    """``refs`` and ``outs`` limited to what the ONNX spec defines, for the cases that need it.
+
+    The suite's expected values for Cast / CastLike are made when it loads, by ``astype`` in the
+    *installed* ml_dtypes, so where the spec leaves a result undefined they follow that release
+    (ml_dtypes 0.7.0 sends float -9 -> int4 0, older releases 7). Two places differ from the spec:
+    * float -> integer with the value outside the integer's range (or NaN / Inf): "undefined if
+      OOR" in the Cast spec. Those elements are not compared (both sides take the expected value).
+    * NaN -> float4 E2M1: the spec (ONNX's technical note on float4) says +6, whatever ml_dtypes
+      gives (it gives -0 or 0); those elements are compared with +6.
+    Every other element, case and output is compared as the suite has it.
+    """
+    import ml_dtypes
+
+    nodes = case.model.graph.node
+    if len(nodes) != 1 or nodes[0].op_type not in ("Cast", "CastLike") or len(refs) != 1:
+        return refs, outs
+    x = np.asarray(inputs[0])
+    if not x.dtype.name.startswith(("float", "bfloat")):
+        return refs, outs
+    xf = x.astype(np.float64)
+    ref, out = np.array(refs[0]), np.array(outs[0])
+    if ref.dtype.kind in "iu" or ref.dtype.name in ("int4", "uint4", "int2", "uint2"):
+        info = ml_dtypes.iinfo(ref.dtype)
+        undefined = ~((xf >= info.min) & (xf <= info.max))  # NaN compares False: undefined too
+        if out.shape == ref.shape and out.dtype == ref.dtype:  # else the comparison fails anyway
+            out[undefined] = ref[undefined]
+    elif ref.dtype.name == "float4_e2m1fn":
+        ref[np.isnan(xf)] = np.asarray(6.0, ref.dtype)
+    return [ref], [out]
+
+
 def run_case(backend, case) -> str | None:
     """None when the case passes, else a one-line reason."""
     from onnx.backend.test.runner import Runner, _normalize_tensor  # type: ignore[attr-defined]
@@ -40,10 +72,10 @@ def run_case(backend, case) -> str | None:
             warnings.simplefilter("ignore")
             rep = backend.prepare(case.model, "CPU")
             for inputs, ref_outputs in case.data_sets:
-                outs = rep.run([_normalize_tensor(i) for i in inputs])
-                Runner.assert_similar_outputs(
-                    [_normalize_tensor(o) for o in ref_outputs], outs, rtol=case.rtol, atol=case.atol
-                )
+                inputs = [_normalize_tensor(i) for i in inputs]
+                outs = rep.run(inputs)
+                refs, outs = spec_view(case, inputs, [_normalize_tensor(o) for o in ref_outputs], outs)
+                Runner.assert_similar_outputs(refs, outs, rtol=case.rtol, atol=case.atol)
     except BaseException as exc:  # noqa: BLE001 - every failure counts as a failure
         if isinstance(exc, KeyboardInterrupt):
             raise

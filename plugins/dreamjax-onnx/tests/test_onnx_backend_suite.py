@@ -57,6 +57,50 @@ def test_every_node_case_of_the_listed_ops_passes(cases):
     assert not failures, failures
 
 
+# Ops whose results are conversions (numeric_types.py); their node cases beyond the listed ops'.
+CONVERSION_OPS = {"Cast", "CastLike", "QuantizeLinear", "DequantizeLinear"}
+
+
+def test_every_node_case_of_the_conversion_ops_passes(cases):
+    listed = set(LISTED_OPS)
+    mine = [c for c in cases if node_suite.case_ops(c) <= CONVERSION_OPS and not node_suite.case_ops(c) <= listed]
+    failures = {c.name: r for c in mine if (r := node_suite.run_case(backend, c)) is not None}
+    assert len(mine) > 80
+    assert not failures, failures
+
+
+def _cast_case(cases, name):
+    from onnx.backend.test.runner import _normalize_tensor  # type: ignore[attr-defined]
+
+    (case,) = [c for c in cases if c.name == name]
+    ((inputs, refs),) = case.data_sets
+    return case, [_normalize_tensor(i) for i in inputs], [_normalize_tensor(o) for o in refs]
+
+
+def test_spec_view_skips_only_out_of_range_float_to_int_elements(cases):
+    import numpy as np
+
+    case, inputs, refs = _cast_case(cases, "test_cast_FLOAT_to_INT4")  # inputs -9 .. 15
+    x = inputs[0].ravel()
+    wrong = refs[0].copy().ravel()
+    wrong[x > 7] = np.asarray(3, wrong.dtype)  # undefined: any value passes
+    seen_refs, seen = node_suite.spec_view(case, inputs, refs, [wrong.reshape(refs[0].shape)])
+    np.testing.assert_array_equal(seen[0].astype(int), seen_refs[0].astype(int))
+    wrong[x == 0] = np.asarray(1, wrong.dtype)  # defined: compared as the suite has it
+    seen_refs, seen = node_suite.spec_view(case, inputs, refs, [wrong.reshape(refs[0].shape)])
+    assert (seen[0].astype(int) != seen_refs[0].astype(int)).sum() == 1
+
+
+def test_spec_view_holds_nan_to_float4_to_the_spec(cases):
+    import numpy as np
+
+    case, inputs, refs = _cast_case(cases, "test_cast_FLOAT_to_FLOAT4E2M1")
+    nan = np.isnan(inputs[0])
+    seen_refs, _ = node_suite.spec_view(case, inputs, refs, [refs[0].copy()])
+    assert nan.any() and (seen_refs[0][nan].astype(np.float32) == 6.0).all()
+    np.testing.assert_array_equal(seen_refs[0][~nan].view(np.uint8), refs[0][~nan].view(np.uint8))
+
+
 @pytest.mark.slow
 def test_full_node_suite_pass_rate(cases):
     failures = [c.name for c in cases if node_suite.run_case(backend, c) is not None]

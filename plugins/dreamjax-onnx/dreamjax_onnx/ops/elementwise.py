@@ -10,7 +10,8 @@ import numpy as np
 from jax import lax
 
 from ..registry import OpTable
-from ._util import jax_dtype, np_dtype
+from ._util import np_dtype
+from .numeric_types import convert
 
 T = OpTable()
 
@@ -159,69 +160,22 @@ def clip_11(n, x, lo=None, hi=None):
     return jnp.asarray(x)
 
 
-_FLOAT8_MAX = {"float8_e4m3fn": 448.0, "float8_e4m3fnuz": 240.0, "float8_e5m2": 57344.0, "float8_e5m2fnuz": 57344.0}
-
-
-def _to_e8m0(x, saturate: bool, round_mode: str):
-    """float32 -> float8_e8m0fnu (a bare exponent) by bit manipulation, as ONNX defines it."""
-    bits = lax.bitcast_convert_type(jnp.asarray(x, jnp.float32), jnp.uint32)
-    exponent = ((bits >> 23) & 0xFF).astype(jnp.int32)
-    special = exponent == 0xFF
-    if round_mode == "nearest":
-        g, r = (bits & 0x400000) > 0, (bits & 0x200000) > 0
-        sticky = (bits & 0x1FFFFF) > 0
-        up = g & (r | sticky | (exponent > 0))
-    elif round_mode == "up":
-        up = (bits & 0x7FFFFF) > 0
-    else:
-        up = jnp.zeros(bits.shape, bool)
-    up = up & ~special
-    if saturate:
-        up = up & (exponent != 0xFE)
-    out = jnp.where(special, 0xFF, exponent + up.astype(jnp.int32)).astype(jnp.uint8)
-    return lax.bitcast_convert_type(out, jnp.float8_e8m0fnu)
-
-
-def cast_to(x, dtype: np.dtype, saturate: bool = True, round_mode: str = "up"):
-    x = jnp.asarray(x)
-    target = jax_dtype(dtype)
-    if target.name == "float8_e8m0fnu" and jnp.issubdtype(x.dtype, jnp.floating):
-        return _to_e8m0(x, saturate, round_mode)
-    if saturate and target.name in _FLOAT8_MAX and jnp.issubdtype(x.dtype, jnp.floating):
-        m = _FLOAT8_MAX[target.name]
-        x = jnp.where(jnp.isnan(x), x, jnp.clip(x, -m, m))
-    if target == np.bool_:
-        return x != 0
-    bits = _SUB_BYTE.get(target.name)
-    if bits is not None and not jnp.issubdtype(x.dtype, jnp.integer):
-        # Sub-byte integers wrap around like ONNX (and C) integer narrowing: -9 -> int4 7.
-        v = jnp.trunc(x).astype(jnp.int32)
-        span = 1 << bits
-        v = jnp.mod(v, span)
-        if target.name.startswith("int"):
-            v = jnp.where(v >= span // 2, v - span, v)
-        return v.astype(target)
-    return x.astype(target)
-
-
-_SUB_BYTE = {"int4": 4, "uint4": 4, "int2": 2, "uint2": 2}
-
-
+# Conversions follow ONNX's rules written out in numeric_types.py, not ``astype``.
 @T.op("Cast", 6, 9, 13)
 def cast(n, x):
-    return cast_to(x, np_dtype(n.attr("to")))
+    return convert(x, np_dtype(n.attr("to")))
 
 
 @T.op("Cast", 19, 21, 23, 24, 25, 28)
 def cast_19(n, x):
-    return cast_to(x, np_dtype(n.attr("to")), bool(n.attr("saturate", 1)), n.attr("round_mode", "up"))
+    return convert(x, np_dtype(n.attr("to")), bool(n.attr("saturate", 1)), n.attr("round_mode", "up"))
 
 
 @T.op("CastLike", 15)
 def cast_like(n, x, like):
-    return cast_to(x, like.dtype)
+    return convert(x, like.dtype)
 
 
 @T.op("CastLike", 19, 21, 23, 24, 25)
 def cast_like_19(n, x, like):
-    return cast_to(x, like.dtype, bool(n.attr("saturate", 1)))
+    return convert(x, like.dtype, bool(n.attr("saturate", 1)), n.attr("round_mode", "up"))
