@@ -169,6 +169,28 @@ def test_split_merge_and_state_round_trip():
     assert not np.allclose(forward(doubled, rest, x), forward(params, rest, x))
 
 
+def test_orbax_restores_every_kind_of_variable(tmp_path):
+    """Params, BatchNormalization statistics and Constants, into an abstract module."""
+    import orbax.checkpoint as ocp
+
+    model = onnx.load(FIXTURES / "convnext_tiny_tiny-op18.onnx")
+    module = to_nnx(resnet_style(17))
+    convnext = to_nnx(model)
+    for variable in module.initializers.values():  # not the file's values: the saved ones must come back
+        variable.set_value(variable.get_value() + 1)
+    checkpointer = ocp.StandardCheckpointer()
+    for m in (module, convnext):
+        checkpointer.save(tmp_path / str(id(m)), nnx.state(m))
+    checkpointer.wait_until_finished()
+    for m, source in ((module, resnet_style(17)), (convnext, model)):
+        graphdef, abstract = nnx.split(nnx.eval_shape(lambda source=source: to_nnx(source)))
+        restored = nnx.merge(graphdef, checkpointer.restore(tmp_path / str(id(m)), abstract))
+        kinds = {type(v) for v in restored.initializers.values()}
+        assert kinds == {type(v) for v in m.initializers.values()} and len(kinds) == 2
+        for name, variable in m.initializers.items():
+            np.testing.assert_array_equal(restored.initializers[name].get_value(), variable.get_value(), err_msg=name)
+
+
 # --- Linen ----------------------------------------------------------------------------------
 
 def test_linen_init_returns_onnx_weights_inside_a_users_module():
