@@ -224,3 +224,82 @@ def test_input_gradient_matches_finite_differences(lite0):
         eps = 1e-5
         numeric = (objective(params, x + eps * v) - objective(params, x - eps * v)) / (2 * eps)
         np.testing.assert_allclose(float(jnp.vdot(grad, v)), float(numeric), rtol=1e-5)
+
+
+def test_weight_gradient_matches_finite_differences(lite0):
+    # Fine-tuning follows the gradient with respect to the weights (the depthwise kernels'
+    # custom VJP included): reverse mode against a central difference along a random
+    # direction in weight space, in float64 as above.
+    m = lite0.model
+    rng = np.random.default_rng(5)
+    with jax.enable_x64(True):
+        params = jax.tree.map(lambda a: np.asarray(a, np.float64), m.params)
+        direction = jax.tree.map(lambda a: rng.standard_normal(a.shape), params)
+        norm = np.sqrt(sum(np.vdot(d, d) for d in jax.tree.leaves(direction)))
+        direction = jax.tree.map(lambda d: d / norm, direction)
+        x = jnp.asarray(rng.random((1, 40, 48, 3)))
+
+        @jax.jit
+        def along(t):  # the objective at params + t * direction; its t-derivative at 0 is <grad, direction>
+            moved = jax.tree.map(lambda p, d: p + t * d, params, direction)
+            return jnp.mean(jnp.sin(m.apply(moved, x, ["blocks.3"])["blocks.3"]))
+
+        analytic = jax.jit(jax.grad(along))(0.0)  # reverse mode: through every weight's cotangent
+        eps = 1e-5
+        numeric = (along(eps) - along(-eps)) / (2 * eps)
+        np.testing.assert_allclose(float(analytic), float(numeric), rtol=1e-5)
+
+
+def test_flax_model_is_the_dream_models_network(lite0):
+    """``dreamjax.zoo.efficientnet_lite0()`` is the Linen module and its pretrained variables:
+    the same logits as the DreamModel, layers by name with ``stop_at``."""
+    import dreamjax.zoo
+
+    module, variables = dreamjax.zoo.efficientnet_lite0(pretrained=True)
+    jax.tree.map(np.testing.assert_array_equal, variables["params"], lite0.model.params)
+    images = _photo("chelsea", 96)
+    spec = lite0.model.input_spec
+    x = (images - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
+    logits, layers = jax.jit(lambda v, x: (module.apply(v, x), module.apply(v, x, stop_at="stage3")))(variables, x)
+    want = jax.jit(lambda p, x: lite0.model.apply(p, x, ["logits", "stage3"]))(lite0.model.params, images)
+    np.testing.assert_allclose(logits, want["logits"], rtol=1e-5, atol=1e-5)
+    last = efficientnet_lite._stage_aliases(module.blocks)["stage3"]  # stage3 is an alias of this block
+    order = module.layer_order()
+    assert set(layers) == {*order[: order.index(last) + 1], "stage3"}
+    np.testing.assert_array_equal(layers["stage3"], layers[last])
+    np.testing.assert_allclose(layers["stage3"], want["stage3"], rtol=1e-5, atol=1e-4)
+    with pytest.raises(UnknownNameError, match="'head'"):
+        module.apply(variables, x, stop_at="haed")
+
+
+def test_pretrained_init_inside_a_users_module():
+    """As a submodule of a user's model, the pretrained module's ``init`` gives the ImageNet
+    weights (the new head is random); ``pretrained=False`` gives random weights of the same shapes."""
+    import flax.linen as nn
+
+    import dreamjax.zoo
+
+    backbone, pretrained = dreamjax.zoo.efficientnet_lite0(pretrained=True)
+
+    class WithHead(nn.Module):
+        backbone: nn.Module
+
+        @nn.compact
+        def __call__(self, x):
+            return nn.Dense(2)(self.backbone(x, stop_at="head")["head"].mean(axis=(1, 2)))
+
+    x = jnp.zeros((1, 32, 32, 3), jnp.float32)
+    init = jax.jit(WithHead(backbone).init)(jax.random.key(0), x)
+    # Up to "head" only: the classifier (fc) is never used, so init leaves it out.
+    used = {name: tree for name, tree in pretrained["params"].items() if not name.startswith("fc_")}
+    jax.tree.map(np.testing.assert_array_equal, init["params"]["backbone"], used)
+    assert init["params"]["Dense_0"]["kernel"].shape == (1280, 2)
+
+    # pretrained=False: Flax's own initialisers (traced only: compiling init again is slow).
+    def random_variables():
+        module, variables = dreamjax.zoo.efficientnet_lite0(pretrained=False)
+        assert module.initial is None and backbone.initial is not None
+        return variables
+
+    random_vars = jax.eval_shape(random_variables)
+    assert jax.tree.map(jnp.shape, random_vars) == jax.tree.map(jnp.shape, pretrained)

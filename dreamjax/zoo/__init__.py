@@ -1,4 +1,10 @@
-"""The built-in model zoo, published through the ``dreamjax.backends`` entry point like any plugin."""
+"""The built-in model zoo, published through the ``dreamjax.backends`` entry point like any plugin.
+
+For Flax users, each network is also a Linen module with its variables::
+
+    module, variables = dreamjax.zoo.efficientnet_lite0(pretrained=True)
+    logits = module.apply(variables, (images - 127 / 255) / (128 / 255))   # [B, H, W, 3] in [0, 1]
+"""
 
 from __future__ import annotations
 
@@ -24,6 +30,27 @@ def _efficientnet_lite(variant: str) -> Callable[..., DreamModel]:
 _MODELS: dict[str, Callable[..., DreamModel]] = {
     f"efficientnet_lite{n}": _efficientnet_lite(f"lite{n}") for n in (0, 1, 2)
 }
+
+
+def efficientnet_lite0(pretrained: bool = True, *, depthwise: str | None = None, seed: int = 0) -> tuple[Any, dict]:
+    """EfficientNet-Lite0 as ``(flax.linen module, variables)``; see ``efficientnet_lite.flax_model``."""
+    return _flax_model("lite0", pretrained, depthwise, seed)
+
+
+def efficientnet_lite1(pretrained: bool = True, *, depthwise: str | None = None, seed: int = 0) -> tuple[Any, dict]:
+    """EfficientNet-Lite1 as ``(flax.linen module, variables)``; see ``efficientnet_lite.flax_model``."""
+    return _flax_model("lite1", pretrained, depthwise, seed)
+
+
+def efficientnet_lite2(pretrained: bool = True, *, depthwise: str | None = None, seed: int = 0) -> tuple[Any, dict]:
+    """EfficientNet-Lite2 as ``(flax.linen module, variables)``; see ``efficientnet_lite.flax_model``."""
+    return _flax_model("lite2", pretrained, depthwise, seed)
+
+
+def _flax_model(variant: str, pretrained: bool, depthwise: str | None, seed: int) -> tuple[Any, dict]:
+    from . import efficientnet_lite  # flax import deferred until a model is asked for
+
+    return efficientnet_lite.flax_model(variant, pretrained, depthwise=depthwise, seed=seed)
 
 
 class ZooBackend:

