@@ -91,22 +91,23 @@ def main(argv=None) -> int:
     images = jnp.asarray(np.random.default_rng(0).uniform(0, 1, (args.batch, args.size, args.size, 3)), jnp.float32)
     options = compiler_options()
 
-    def score(img):
-        return jnp.mean(model.apply(model.params, img, [args.layer])[args.layer] ** 2)
+    def score(params, img):
+        return jnp.mean(model.apply(params, img, [args.layer])[args.layer] ** 2)
 
+    # The params are arguments, as in the dream engine (closed over, XLA would fold them).
     programs = {
-        "forward": jax.jit(lambda img: model.apply(model.params, img, [args.layer])[args.layer]),
-        "grad": jax.jit(jax.grad(score)),
+        "forward": jax.jit(lambda params, img: model.apply(params, img, [args.layer])[args.layer]),
+        "grad": jax.jit(jax.grad(score, argnums=1)),
     }
     wanted = args.only or ["forward", "grad", "octave"]
     if args.hlo:
         args.hlo.mkdir(parents=True, exist_ok=True)
     for name in [w for w in wanted if w in programs]:
-        compiled = programs[name].lower(images).compile(options)
+        compiled = programs[name].lower(model.params, images).compile(options)
         if args.hlo:
             (args.hlo / f"{name}.hlo.txt").write_text(compiled.as_text())
-        jax.block_until_ready(compiled(images))
-        spent, wall = thunk_times(lambda: jax.block_until_ready(compiled(images)), args.calls)
+        jax.block_until_ready(compiled(model.params, images))
+        spent, wall = thunk_times(lambda: jax.block_until_ready(compiled(model.params, images)), args.calls)
         print_top(f"{name} ({args.batch}x{args.size}x{args.size})", spent, wall, args.top)
     if "octave" in wanted:
         config = DreamConfig(octaves=1, steps=args.steps)

@@ -1,19 +1,17 @@
 """Dense and grouped 2-D convolutions (NHWC activations, HWIO kernels) with input gradients
-that XLA:CPU runs on its fast convolution library.
+that XLA:CPU runs on its convolution library.
 
-XLA:CPU hands a convolution to its library (Eigen) only in canonical form: NHWC input, HWIO
-kernel, no input dilation. Autodiff writes the input gradient of ``lax.conv`` as a convolution
-with the kernel's I and O swapped (and, for a stride, a stride-dilated input). Where the kernel
-is a constant XLA transposes it once; where it is a runtime value, as in a dream's loop over
-steps, XLA:CPU lowers that gradient to naive loops: 20-30x slower than the forward (ResNet-18,
-one dream step: 30-48 ms per 3x3 layer against 1-2 ms).
+XLA:CPU hands a convolution to its library (Eigen) only in canonical form: NHWC input and an
+HWIO kernel. Autodiff writes the input gradient of ``lax.conv`` as a convolution of the
+(stride-dilated) cotangent with the flipped kernel read with its I and O swapped. Where the
+kernel is a constant XLA transposes it once; where it is a runtime value inside a loop, as in
+a dream's loop over steps, XLA:CPU lowered that gradient to naive loops, 20-30x slower than
+the forward (ResNet-18, one dream step: 30-48 ms per 3x3 layer against 1-2 ms).
 
-:func:`conv` keeps the forward and writes the input gradient itself: for each stride phase of
-the input grid (input rows ``q * stride + r``) the taps that land there form a smaller kernel,
-and the phase is a stride-1 convolution of the cotangent with those taps flipped, transposed
-to HWIO by hand. The phases are interleaved back into the input grid (one copy). Total work
-equals the forward's; no multiply ever meets a dilation zero. The kernel gradient is
-autodiff's (correct, and dead code when only the input is differentiated).
+:func:`conv` keeps the forward and writes the input gradient itself, with the kernel flipped
+and transposed to HWIO by hand, so it stays canonical. (Splitting a strided gradient into one
+stride-1 convolution per stride phase was tried: 1.2-9x slower than XLA's input dilation.)
+The kernel gradient is autodiff's (correct, and dead code when only the input is differentiated).
 """
 
 from __future__ import annotations
@@ -68,37 +66,6 @@ def conv(x: jax.Array, w: jax.Array, strides: Sequence[int], pads: Sequence[Sequ
 
 
 @dataclass(frozen=True)
-class _Phase:
-    """The taps of one kernel axis that land on input rows ``q * stride + r`` (one ``r``), as a
-    stride-1 convolution over the cotangent: taps ``first, first + step, ...`` (``count`` of
-    them) flipped, rhs dilation ``dilation``, padding ``pads``, ``length`` rows out."""
-
-    first: int
-    step: int
-    count: int
-    dilation: int
-    pads: tuple[int, int]
-    length: int
-    extra: int  # rows computed past ``length`` (a negative high padding, cropped instead)
-
-
-def _phases(k: int, stride: int, dilation: int, padded: int, out: int) -> list[_Phase | None]:
-    phases: list[_Phase | None] = []
-    for r in range(stride):
-        taps = [t for t in range(k) if (t * dilation) % stride == r]
-        if not taps:
-            phases.append(None)
-            continue
-        shifts = [(t * dilation - r) // stride for t in taps]  # cotangent row q - shift feeds row q
-        step = taps[1] - taps[0] if len(taps) > 1 else 1
-        gap = shifts[1] - shifts[0] if len(taps) > 1 else 1
-        length = -(-(padded - r) // stride)
-        high = length - out - shifts[0]
-        phases.append(_Phase(taps[0], step, len(taps), gap, (shifts[-1], max(high, 0)), length, max(-high, 0)))
-    return phases
-
-
-@dataclass(frozen=True)
 class _Geometry:
     spatial: tuple[int, int]
     kernel: tuple[int, int]
@@ -107,36 +74,17 @@ class _Geometry:
     dilations: tuple[int, int]
 
     def input_grad(self, g: jax.Array, w: jax.Array) -> jax.Array:
-        """d(loss)/dx from the cotangent ``g`` of the output, as stride-phase convolutions."""
-        padded = [self.spatial[i] + sum(self.pads[i]) for i in range(2)]
-        axes = [_phases(self.kernel[i], self.strides[i], self.dilations[i], padded[i], g.shape[1 + i]) for i in range(2)]
-        rows = []
-        for ph in axes[0]:
-            row = []
-            for pw in axes[1]:
-                row.append(self._phase(g, w, ph, pw, [-(-padded[i] // self.strides[i]) for i in range(2)]))
-            rows.append(row)
-        (sh, sw), (n, cin) = self.strides, (g.shape[0], w.shape[2])
-        if sh == sw == 1:
-            dxp = rows[0][0]
-        else:  # interleave the phases: [N, Qh, sh, Qw, sw, C] -> [N, Qh * sh, Qw * sw, C]
-            stacked = jnp.stack([jnp.stack(row, axis=3) for row in rows], axis=2)
-            dxp = stacked.reshape(n, stacked.shape[1] * sh, stacked.shape[3] * sw, cin)
-        (top, _), (left, _) = self.pads
-        return dxp[:, top:top + self.spatial[0], left:left + self.spatial[1], :]
-
-    @staticmethod
-    def _phase(g, w, ph: _Phase | None, pw: _Phase | None, lengths) -> jax.Array:
-        n, cin = g.shape[0], w.shape[2]
-        if ph is None or pw is None:  # no tap lands on these input rows (a kernel smaller than its stride)
-            return jnp.zeros((n, *lengths, cin), g.dtype)
-        sub = w[ph.first:ph.first + (ph.count - 1) * ph.step + 1:ph.step,
-                pw.first:pw.first + (pw.count - 1) * pw.step + 1:pw.step]
-        kernel = jnp.transpose(lax.rev(sub, (0, 1)), (0, 1, 3, 2))  # HWIO: the forward's O is this conv's I
-        y = lax.conv_general_dilated(g, kernel, (1, 1), (ph.pads, pw.pads), rhs_dilation=(ph.dilation, pw.dilation),
-                                     dimension_numbers=NHWC)
-        y = y[:, :ph.length, :pw.length, :]
-        return jnp.pad(y, ((0, 0), (0, lengths[0] - ph.length), (0, lengths[1] - pw.length), (0, 0)))
+        """d(loss)/dx from the cotangent ``g`` of the output: the stride-dilated cotangent
+        correlated with the flipped kernel, padded so that the result is the input's size."""
+        padding = []
+        for i in range(2):
+            span = (self.kernel[i] - 1) * self.dilations[i]
+            dilated = (g.shape[1 + i] - 1) * self.strides[i] + 1
+            low = span - self.pads[i][0]
+            padding.append((low, self.spatial[i] + span - low - dilated))
+        kernel = jnp.transpose(lax.rev(w, (0, 1)), (0, 1, 3, 2))  # HWIO: the forward's O is this conv's I
+        return lax.conv_general_dilated(g, kernel, (1, 1), padding, lhs_dilation=self.strides,
+                                        rhs_dilation=self.dilations, dimension_numbers=NHWC)
 
 
 def im2col(x: jax.Array, w: jax.Array, strides: Sequence[int], pads: Sequence[Sequence[int]]) -> jax.Array:
