@@ -20,6 +20,12 @@ them huge pages, see RESULTS.md).
     python benchmarks/bench_onnx.py                              # built-in ResNet-18 graph
     python benchmarks/bench_onnx.py --models-dir /tmp/nets --nets resnet50,googlenet,mobilenet_v2
     python benchmarks/bench_onnx.py --model net.onnx --batch 8 --size 224 --repeats 20
+    python benchmarks/bench_onnx.py --dream --models-dir benchmarks/networks --write-results   # the dream table
+    python benchmarks/bench_onnx.py --dream --quick --models-dir benchmarks/networks          # 3 nets, 224 only
+
+``--dream``: the same DeepDream through dreamjax-onnx, PyTorch eager and onnx2torch on ten
+torchvision networks at 224x224 batch 1 and 448x448 batch 2 (``benchmarks/onnx_dream.py``);
+``--write-results`` puts its table into ``benchmarks/RESULTS.md``.
 
 ``--models-dir`` is an output folder of ``plugins/dreamjax-onnx/scripts/export_networks.py``
 (files ``<net>-op<opset>.onnx``). Needs the dreamjax-onnx plugin installed; uses
@@ -268,11 +274,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", action="append", default=[], type=Path, help="an ONNX file (repeatable)")
     ap.add_argument("--models-dir", type=Path, help="output folder of export_networks.py")
-    ap.add_argument("--nets", default="resnet18,resnet50,googlenet,squeezenet1_1,mobilenet_v2,efficientnet_b0")
+    ap.add_argument("--nets", default=None, help="comma-separated export names (default: "
+                    "resnet18,resnet50,googlenet,squeezenet1_1,mobilenet_v2,efficientnet_b0; with --dream all ten)")
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--batch", type=int, nargs="+", default=[1])
     ap.add_argument("--size", type=int, default=224)
-    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--repeats", type=int, default=None, help="default 20 (forward), 3 (--dream)")
+    ap.add_argument("--dream", action="store_true", help="time DeepDream against PyTorch eager instead (see above)")
+    ap.add_argument("--quick", action="store_true", help="with --dream: resnet18, googlenet, mobilenet_v2 at 224 only")
+    ap.add_argument("--write-results", action="store_true", help="with --dream: put the table into benchmarks/RESULTS.md")
     ap.add_argument("--big-mb", type=float, default=100.0, help="size of the generated conversion-time model (0: skip)")
     ap.add_argument("--quiet-below", type=float, default=0.3, metavar="SHARE",
                     help="every 5 rounds, wait until other processes use less than this share of the CPUs")
@@ -281,6 +291,10 @@ def main(argv=None) -> int:
     ap.add_argument("--xla-defaults", action="store_true",
                     help="compile with XLA's default options instead of dreamjax.runtime.compiler's (what plain jax.jit gives)")
     args = ap.parse_args(argv)
+    if args.dream:
+        return dream_main(args)
+    args.repeats = args.repeats or 20
+    args.nets = args.nets if args.nets is not None else "resnet18,resnet50,googlenet,squeezenet1_1,mobilenet_v2,efficientnet_b0"
 
     models: list[tuple[str, onnx.ModelProto]] = []
     for path in args.model:
@@ -319,6 +333,38 @@ def main(argv=None) -> int:
     print(f"\nafter: {machine.load_note()}")
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "rows": rows, "conversion": conv}, indent=1))
+    return 0
+
+
+RESULTS = Path(__file__).parent / "RESULTS.md"
+DREAM_BEGIN, DREAM_END = "<!-- bench_onnx --dream table: begin -->", "<!-- bench_onnx --dream table: end -->"
+
+
+def dream_main(args) -> int:
+    import onnx_dream
+
+    from dreamjax.files.atomic import write_bytes_atomic
+
+    if args.models_dir is None:
+        args.models_dir = Path(__file__).parent / "networks"
+    args.repeats = args.repeats or 3
+    args.nets = args.nets or ""
+    before = machine.load_note()
+    rows = onnx_dream.run(args)
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine.describe(), "rows": rows}, indent=1))
+    if args.write_results:
+        text = RESULTS.read_text()
+        info = machine.describe()
+        block = (f"{DREAM_BEGIN}\n{onnx_dream.table(rows)}\n\n{info['cpu']}, {info['cpus']} CPUs; before: {before}; "
+                 f"after: {machine.load_note()}; best of {args.repeats} interleaved runs; "
+                 f"`python benchmarks/bench_onnx.py --dream{' --quick' if args.quick else ''} --write-results`\n{DREAM_END}")
+        if DREAM_BEGIN in text:
+            head, rest = text.split(DREAM_BEGIN, 1)
+            text = head + block + rest.split(DREAM_END, 1)[1]
+        else:
+            text = text.rstrip() + "\n\n## ONNX networks: DeepDream against PyTorch eager (`bench_onnx.py --dream`)\n\n" + block + "\n"
+        write_bytes_atomic(RESULTS, text.encode())
     return 0
 
 

@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     import jax
     import jax.numpy as jnp
     import torch
-    from dreamjax_onnx.ops.conv import im2col_conv
+    from dreamjax.nn import im2col as im2col_conv
     from jax import lax
 
     from dreamjax.runtime.compiler import compiler_options

@@ -50,12 +50,19 @@ def forward_to(net: torch.nn.Module, images01: torch.Tensor, block: int) -> torc
     return x
 
 
-def dream(net, images01: torch.Tensor, block: int, *, octaves=4, octave_scale=1.4, steps=10,
-          step_size=0.01, jitter=32, seed=0) -> torch.Tensor:
-    """DeepDream on NCHW ``images01``; mirrors ``dreamjax.ascent.engine.Dreamer.run``."""
+def dream(net, images01: torch.Tensor, block: int, **settings) -> torch.Tensor:
+    """DeepDream on NCHW ``images01`` to EfficientNet-Lite block ``block``."""
+    return dream_with(lambda x: forward_to(net, x, block), images01, **settings)
+
+
+def dream_with(forward, images01: torch.Tensor, *, octaves=4, octave_scale=1.4, steps=10, step_size=0.01,
+               jitter=32, seed=0, min_size=32) -> torch.Tensor:
+    """DeepDream on NCHW ``images01`` maximising the mean square of ``forward(images01)``
+    (a network cut at its dream layer, input normalisation included); mirrors
+    ``dreamjax.ascent.engine.Dreamer.run``."""
     gen = torch.Generator().manual_seed(seed)
     b, _, h, w = images01.shape
-    shapes = octave_shapes(h, w, octaves, octave_scale, 32)
+    shapes = octave_shapes(h, w, octaves, octave_scale, min_size)
     image = images01
     detail = torch.zeros(b, 3, *shapes[0])
     for shape in shapes:
@@ -65,8 +72,8 @@ def dream(net, images01: torch.Tensor, block: int, *, octaves=4, octave_scale=1.
         for _ in range(steps):
             dy, dx = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,), generator=gen))
             rolled = torch.roll(x, (dy, dx), dims=(2, 3)).requires_grad_(True)
-            act = forward_to(net, rolled, block)
-            score = act.square().mean(dim=(1, 2, 3)).sum()
+            act = forward(rolled)
+            score = act.square().mean(dim=tuple(range(1, act.ndim))).sum()
             (grad,) = torch.autograd.grad(score, rolled)
             grad = grad / (grad.abs().mean(dim=(1, 2, 3), keepdim=True) + 1e-8)
             with torch.no_grad():

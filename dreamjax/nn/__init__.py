@@ -7,18 +7,33 @@ a hand-written VJP, checked against ``jax.grad`` of the plain form in ``tests/te
 from .activations import relu6
 from .conv import conv2d, pointwise, window
 from .depthwise import DEPTHWISE_IMPLS, default_depthwise, depthwise, expand_depthwise, valid_taps
+from .dense import conv, im2col, out_pixels
 from .padding import pad_same, tf_same_pads
+from .platform import KERNEL_CHOICES, cpu_kernels
+from .pool import lowest, max_pool, sum_pool, window_counts
+from .windows import out_size, window_slices
 
 __all__ = [
     "DEPTHWISE_IMPLS",
+    "KERNEL_CHOICES",
+    "conv",
     "conv2d",
+    "cpu_kernels",
     "default_depthwise",
     "depthwise",
     "expand_depthwise",
+    "im2col",
+    "lowest",
+    "max_pool",
+    "out_pixels",
+    "out_size",
     "pad_same",
     "pointwise",
     "relu6",
+    "sum_pool",
     "tf_same_pads",
     "valid_taps",
     "window",
+    "window_counts",
+    "window_slices",
 ]

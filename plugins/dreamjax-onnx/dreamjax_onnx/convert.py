@@ -29,6 +29,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from dreamjax import nn as shared_kernels
 from dreamjax.errors import UnknownNameError
 
 from . import layout
@@ -76,9 +77,15 @@ class Node:
     outputs: tuple[str, ...]
     _executor: Executor | None = field(default=None, repr=False)
     _scope: Mapping[str, Any] | None = field(default=None, repr=False)
+    kernels: str = "auto"
 
     def attr(self, key: str, default: Any = None) -> Any:
         return self.attrs.get(key, default)
+
+    @property
+    def cpu_kernels(self) -> bool:
+        """Whether this trace uses the kernels written for XLA:CPU (:mod:`dreamjax.nn.platform`)."""
+        return shared_kernels.cpu_kernels(self.kernels)
 
     @property
     def n_outputs(self) -> int:
@@ -109,10 +116,12 @@ class Executor:
     (:mod:`.layout`); the values in ``env`` may then be :class:`~.layout.Relaid`.
     """
 
-    def __init__(self, registry: Registry, opsets: Mapping[str, int], channels_last: bool = False):
+    def __init__(self, registry: Registry, opsets: Mapping[str, int], channels_last: bool = False,
+                 kernels: str = "auto"):
         self.registry = registry
         self.opsets = dict(opsets)
         self.channels_last = channels_last
+        self.kernels = kernels
         self._plans: dict[int, list[PlannedNode]] = {}
 
     def plan(self, graph: onnx.GraphProto, available: set[str], where: str = "graph") -> list[PlannedNode]:
@@ -124,7 +133,8 @@ class Executor:
                 domain = canonical_domain(proto.domain)
                 spec = self.registry.lookup(proto.op_type, self.opsets.get(domain, 0), domain)
                 attrs = {a.name: attribute_value(a) for a in proto.attribute}
-                node = Node(proto.op_type, node_label(proto, i), self.opsets[domain], attrs, tuple(proto.output))
+                node = Node(proto.op_type, node_label(proto, i), self.opsets[domain], attrs, tuple(proto.output),
+                            kernels=self.kernels)
                 planned.append(PlannedNode(proto, spec, node))
             self._plans[key] = (graph, planned)  # keep graph alive so id() stays unique
         return self._plans[key][1]
@@ -134,7 +144,7 @@ class Executor:
             args = [env[n] if n else None for n in p.proto.input]
             node = p.node
             if p.node.attrs and any(isinstance(v, onnx.GraphProto) for v in p.node.attrs.values()):
-                node = Node(node.op_type, node.name, node.opset, node.attrs, node.outputs, self, env)
+                node = Node(node.op_type, node.name, node.opset, node.attrs, node.outputs, self, env, self.kernels)
             static = p.proto.op_type not in NONDETERMINISTIC and all(
                 a is None or isinstance(a, np.ndarray) for a in args
             )
@@ -266,10 +276,10 @@ class OnnxFunction:
 
     def __init__(self, model: onnx.ModelProto, registry: Registry, constants: dict[str, np.ndarray],
                  param_shapes: Mapping[str, tuple[int, ...]], *, channels_last: bool = False,
-                 param_layouts: Mapping[str, tuple[int, ...]] | None = None):
+                 param_layouts: Mapping[str, tuple[int, ...]] | None = None, kernels: str = "auto"):
         self._graph = model.graph
         self.param_layouts = dict(param_layouts or {})
-        self._executor = Executor(registry, model_opsets(model), channels_last)
+        self._executor = Executor(registry, model_opsets(model), channels_last, kernels)
         self._constants = constants
         self._param_shapes = dict(param_shapes)
         available = set(constants) | set(param_shapes) | {i.name for i in model.graph.input}
@@ -331,8 +341,13 @@ class OnnxFunction:
 
 
 def to_jax(source: Any, *, registry: Registry | None = None, max_tensor_bytes: int | None = None,
-           channels_last: bool = True) -> tuple[OnnxFunction, dict[str, jax.Array]]:
+           channels_last: bool = True, kernels: str = "auto") -> tuple[OnnxFunction, dict[str, jax.Array]]:
     """Convert an ONNX model (path, bytes or ModelProto) to ``(fn, params)``.
+
+    ``kernels`` picks how convolutions and pools are written (:mod:`dreamjax.nn.platform`):
+    ``"cpu"`` as slices and hand-written gradients that XLA:CPU runs fast, ``"plain"`` as
+    ``lax.conv`` / ``reduce_window`` (what cuDNN runs well), ``"auto"`` (default) by the default
+    JAX backend when the function is traced. Values and gradients agree either way.
 
     ``params`` maps initializer names to arrays in ONNX layout, except that with
     ``channels_last`` (the default: convolutional graphs run NHWC inside, see :mod:`.layout`)
@@ -364,5 +379,7 @@ def to_jax(source: Any, *, registry: Registry | None = None, max_tensor_bytes: i
         for name, arr in weights.items()
     }
     shapes = {name: tuple(p.shape) for name, p in params.items()}
-    fn = OnnxFunction(model, registry, constants, shapes, channels_last=channels_last, param_layouts=layouts)
+    shared_kernels.cpu_kernels(kernels)  # an unknown choice fails here, not at the first call
+    fn = OnnxFunction(model, registry, constants, shapes, channels_last=channels_last, param_layouts=layouts,
+                      kernels=kernels)
     return fn, params

@@ -8,7 +8,6 @@ import operator
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from dreamjax import nn as shared_kernels
@@ -56,23 +55,28 @@ def conv_geometry(n, spatial, kernel_hw):
 
 
 def conv_channels_last(n, x, w, b=None):
-    """2-D Conv on channels-last activations with an HWIO kernel (see :mod:`..layout`)."""
+    """2-D Conv on channels-last activations with an HWIO kernel (see :mod:`..layout`).
+
+    With the XLA:CPU kernels (``n.cpu_kernels``), depthwise convolutions run as taps, 1x1 as a
+    dot, deep layers at small sizes as im2col, the rest as ``lax.conv`` with a hand-written
+    input gradient (:func:`dreamjax.nn.conv`); otherwise everything is plain ``lax.conv``.
+    """
     if x.ndim != 4 or w.ndim != 4:
         return None
     x = layout.channels_last(x)
     w = layout.hwio(w).astype(x.dtype)
     kernel, strides, dilations, padding = conv_geometry(n, x.shape[1:3], w.shape[:2])
     group = n.attr("group", 1)
-    if group > 1 and group == x.shape[3] and w.shape[2] == 1 and jax.default_backend() == "cpu":
+    fast = n.cpu_kernels
+    if fast and group > 1 and group == x.shape[3] and w.shape[2] == 1:
         y = depthwise_taps(x, w[:, :, 0, :], strides, dilations, padding)
-    elif group == 1 and tuple(kernel) == (1, 1) and padding == [(0, 0), (0, 0)]:
+    elif fast and group == 1 and tuple(kernel) == (1, 1) and padding == [(0, 0), (0, 0)]:
         # XLA:CPU runs a 1x1 convolution as a copy plus a dot; the dot alone is 1.1-1.3x faster.
         y = lax.dot_general(x[:, :: strides[0], :: strides[1], :], w[0, 0], (((3,), (0,)), ((), ())))
-    elif group == 1 and tuple(dilations) == (1, 1) and _out_pixels(x, kernel, strides, padding) <= x.shape[3]:
-        y = im2col_conv(x, w, strides, padding)
+    elif fast and group == 1 and tuple(dilations) == (1, 1) and shared_kernels.out_pixels(x.shape, kernel, strides, padding) <= x.shape[3]:
+        y = shared_kernels.im2col(x, w, strides, padding)
     else:
-        y = lax.conv_general_dilated(x, w, strides, padding, rhs_dilation=dilations,
-                                     dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=group)
+        y = shared_kernels.conv(x, w, strides, padding, dilations, group, fast_grad=fast)
     return layout.wrap(y if b is None else y + b.astype(y.dtype))
 
 
@@ -91,45 +95,6 @@ def conv(n, x, w, b=None):
     return _add_bias(y, b, x.ndim - 2)
 
 
-def out_size(padded: int, kernel: int, stride: int, dilation: int = 1) -> int:
-    """Window positions along an already padded axis."""
-    return (padded - ((kernel - 1) * dilation + 1)) // stride + 1
-
-
-def window_slices(xp, kernel, strides, dilations, first_axis: int):
-    """``(offsets, slice)`` for each kernel offset, row-major: the strided slice of the padded
-    ``xp`` that this offset sees at every output position. Spatial axes start at ``first_axis``."""
-    axes = range(first_axis, first_axis + len(kernel))
-    out = [out_size(xp.shape[a], k, s, d) for a, k, s, d in zip(axes, kernel, strides, dilations)]
-    step = [1] * xp.ndim
-    for a, s in zip(axes, strides):
-        step[a] = s
-    for offsets in np.ndindex(*kernel):
-        start, limit = [0] * xp.ndim, list(xp.shape)
-        for a, o, s, d, m in zip(axes, offsets, strides, dilations, out):
-            start[a] = o * d
-            limit[a] = start[a] + (m - 1) * s + 1
-        yield offsets, lax.slice(xp, start, limit, step)
-
-
-def _out_pixels(x, kernel, strides, padding) -> int:
-    hw = [out_size(x.shape[1 + i] + sum(padding[i]), kernel[i], strides[i]) for i in range(2)]
-    return x.shape[0] * hw[0] * hw[1]
-
-
-def im2col_conv(x, w, strides, padding):
-    """Conv (NHWC, HWIO) as one dot over the kernel's patches.
-
-    XLA:CPU's convolution is slow when there are fewer output pixels than input channels (deep
-    layers at small sizes: 3x3 512->512 on 7x7 runs 2-3x faster this way, forward and
-    gradient); with many pixels the patch matrix costs more than it saves.
-    """
-    kh, kw, cin, cout = w.shape
-    xp = jnp.pad(x, ((0, 0), *padding, (0, 0)))
-    patches = jnp.concatenate([part for _, part in window_slices(xp, (kh, kw), strides, (1, 1), 1)], axis=3)
-    return lax.dot_general(patches, w.reshape(kh * kw * cin, cout), (((3,), (0,)), ((), ())))
-
-
 def depthwise_taps(x, w, strides, dilations, padding):
     """Depthwise conv (NHWC input, [kh, kw, C * mult] kernel) as a sum over the kernel's taps
     of strided slices times per-channel weights.
@@ -145,9 +110,9 @@ def depthwise_taps(x, w, strides, dilations, padding):
     xp = jnp.pad(x, ((0, 0), *padding, (0, 0)))
     kh, kw = w.shape[:2]
     if kh == kw and strides[0] == strides[1] and tuple(dilations) == (1, 1):
-        out = tuple(out_size(xp.shape[1 + i], kh, strides[0]) for i in range(2))
+        out = tuple(shared_kernels.out_size(xp.shape[1 + i], kh, strides[0]) for i in range(2))
         return shared_kernels.valid_taps(xp, w, strides[0], out)
-    terms = (part * w[offsets] for offsets, part in window_slices(xp, (kh, kw), strides, dilations, 1))
+    terms = (part * w[offsets] for offsets, part in shared_kernels.window_slices(xp, (kh, kw), strides, dilations, 1))
     return functools.reduce(operator.add, terms)
 
 

@@ -1,6 +1,8 @@
-"""Pooling and LRN, on ``lax.reduce_window`` so that every one is differentiable.
+"""Pooling and LRN.
 
-Output sizes follow ONNX/PyTorch: ``floor`` (or ``ceil`` with ``ceil_mode``) of
+Max and average pools run as :func:`dreamjax.nn.max_pool` / :func:`dreamjax.nn.sum_pool`
+(folds over the window's slices with hand-written gradients) with the XLA:CPU kernels, and on
+``lax.reduce_window`` otherwise (see :mod:`dreamjax.nn.platform`). Output sizes follow ONNX/PyTorch: ``floor`` (or ``ceil`` with ``ceil_mode``) of
 ``(in + pads - dilated_kernel) / stride + 1``; in ceil mode a last window that would start in
 the end padding is dropped. The extra end padding ceil mode needs is never counted as padding
 by ``count_include_pad`` (as in onnxruntime and PyTorch).
@@ -8,23 +10,20 @@ by ``count_include_pad`` (as in onnxruntime and PyTorch).
 
 from __future__ import annotations
 
-import functools
 import math
 
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from dreamjax import nn as shared_kernels
+
 from .. import layout
 from ..registry import OpTable
 from ._util import jax_dtype
-from .conv import same_pads, window_slices
+from .conv import same_pads
 
 T = OpTable()
-
-
-def _lowest(dtype):
-    return -jnp.inf if jnp.issubdtype(dtype, jnp.floating) else jnp.iinfo(dtype).min
 
 
 def pool_geometry(n, spatial, *, dilations_ok: bool = True, ceil_ok: bool = True):
@@ -78,23 +77,13 @@ def _max_pool(n, x, dilations_ok=True, ceil_ok=True, channels_last=False):
     spatial = _spatial(x, channels_last)
     kernel, strides, dilations, pads, extra = pool_geometry(n, spatial, dilations_ok=dilations_ok, ceil_ok=ceil_ok)
     padding = [(b, e + x_) for (b, e), x_ in zip(pads, extra)]
-    if channels_last or any(d > 1 for d in dilations):
-        y = _fold_slices(x, jnp.maximum, _lowest(x.dtype), kernel, strides, dilations, padding, channels_last)
+    if n.cpu_kernels or any(d > 1 for d in dilations):  # JAX has no VJP for dilated reduce_window max
+        y = shared_kernels.max_pool(x, kernel, strides, dilations, padding, 1 if channels_last else 2)
     else:
-        y = _window(x, _lowest(x.dtype), lax.max, kernel, strides, dilations, padding)
+        y = _window(x, shared_kernels.lowest(x.dtype), lax.max, kernel, strides, dilations, padding, channels_last)
     if not n.wants(1):
         return y
     return y, _argmax_indices(n, x, kernel, strides, dilations, padding)
-
-
-def _fold_slices(x, combine, fill, kernel, strides, dilations, padding, channels_last=False):
-    """``combine`` over each (dilated, strided) window, as a fold over the window's strided
-    slices of the padded input. JAX has no VJP for dilated reduce_window max, and on
-    channels-last data XLA:CPU runs this 2-4x faster than reduce_window (forward), with a
-    gradient as fast or (strided pools) 4-6x faster."""
-    xp = jnp.pad(x, _per_pixel(padding, channels_last, (0, 0)), constant_values=fill)
-    parts = (part for _, part in window_slices(xp, kernel, strides, dilations, 1 if channels_last else 2))
-    return functools.reduce(combine, parts)
 
 
 def _argmax_indices(n, x, kernel, strides, dilations, padding):
@@ -118,7 +107,7 @@ def _argmax_indices(n, x, kernel, strides, dilations, padding):
 
     _, out = lax.reduce_window(
         (x, idx),
-        (jnp.asarray(_lowest(x.dtype), x.dtype), jnp.asarray(-1, idx.dtype)),
+        (jnp.asarray(shared_kernels.lowest(x.dtype), x.dtype), jnp.asarray(-1, idx.dtype)),
         pick,
         window_dimensions=(1, 1, *kernel),
         window_strides=(1, 1, *strides),
@@ -158,18 +147,13 @@ def _avg_pool(n, x, dilations_ok: bool, ceil_ok: bool, channels_last: bool = Fal
     spatial = _spatial(x, channels_last)
     kernel, strides, dilations, pads, extra = pool_geometry(n, spatial, dilations_ok=dilations_ok, ceil_ok=ceil_ok)
     padding = [(b, e + x_) for (b, e), x_ in zip(pads, extra)]
-    if channels_last:
-        total = _fold_slices(x, jnp.add, 0, kernel, strides, dilations, padding, channels_last)
+    if n.cpu_kernels:
+        total = shared_kernels.sum_pool(x, kernel, strides, dilations, padding, 1 if channels_last else 2)
     else:
-        total = _window(x, 0, lax.add, kernel, strides, dilations, padding)
-    ones = jnp.ones(_per_pixel(spatial, channels_last, 1), x.dtype)
-    if n.attr("count_include_pad", 0):
-        ones = jnp.pad(ones, _per_pixel(pads, channels_last, (0, 0)), constant_values=1)
-        count_pad = [(0, x_) for x_ in extra]
-    else:
-        count_pad = padding
-    count = _window(ones, 0, lax.add, kernel, strides, dilations, count_pad, channels_last)
-    return total / count
+        total = _window(x, 0, lax.add, kernel, strides, dilations, padding, channels_last)
+    counted = pads if n.attr("count_include_pad", 0) else [(0, 0)] * len(pads)
+    count = shared_kernels.window_counts(spatial, kernel, strides, dilations, padding, counted)
+    return total / jnp.asarray(count.reshape(_per_pixel(count.shape, channels_last, 1)), x.dtype)
 
 
 @T.op("AveragePool", 7, channels_last=_pool_channels_last(_avg_pool, dilations_ok=False, ceil_ok=False))
