@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from ..ascent.engine import DreamConfig, DreamStats, dreamer_for
+from ..ascent.engine import SEED_RANGE, DreamConfig, DreamStats, dreamer_for
 from ..ascent.objectives import Objective, layer_objective
 from ..errors import DreamjaxError
 from ..files.atomic import atomic_path, clean_stale_parts, write_bytes_atomic
@@ -53,6 +53,13 @@ class Motion:
         values = (self.zoom, self.rotate, *self.shift)
         if not all(math.isfinite(v) for v in values) or self.zoom <= 0:
             raise DreamjaxError(f"zoom must be a positive number and rotate/shift finite, got {self}")
+
+
+def check_seeds(config: DreamConfig, frames: int) -> None:
+    """Frame ``i`` dreams with seed ``seed + i``: refuse a stream whose last seed leaves 64 bits."""
+    if config.seed + frames - 1 > SEED_RANGE[1]:
+        raise DreamjaxError(f"seed {config.seed} + {frames} frames runs past the largest seed, {SEED_RANGE[1]:,}",
+                            "use a smaller --seed")
 
 
 def move(image: np.ndarray, motion: Motion) -> np.ndarray:
@@ -216,6 +223,7 @@ def zoom(
     """
     if frames < 1:
         raise DreamjaxError(f"frames must be at least 1, got {frames}")
+    check_seeds(config, frames)
     start = np.asarray(start, dtype=np.float32)
     if start.ndim != 3 or start.shape[-1] != 3:
         raise DreamjaxError(f"expected a start image [H, W, 3], got shape {start.shape}")

@@ -3,7 +3,8 @@
 Each subcommand lives in its own module with ``register(subparsers)`` and ``run(args, console)``;
 plugins add theirs through the ``dreamjax.commands`` entry-point group (``plugin_commands.py``).
 Errors a user can act on print one line (plus a hint) and exit with code 2; ``--debug`` shows
-the traceback instead.
+the traceback instead. So do bad options: argparse's message and where to look, without its
+usage block.
 """
 
 from __future__ import annotations
@@ -20,8 +21,15 @@ from .plugin_commands import add_commands, epilog
 BUILTIN_COMMANDS = ("dream", "zoom", "models", "layers", "presets", "bench")
 
 
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line and a hint; its subcommands' parsers are Parsers too."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\nhint: see '{self.prog} --help'\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dreamjax", description="Fast batched DeepDream on JAX.",
+    parser = Parser(prog="dreamjax", description="Fast batched DeepDream on JAX.",
                                      epilog=epilog(BUILTIN_COMMANDS), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -32,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands += add_commands(sub, BUILTIN_COMMANDS)
     for sp, run in commands:
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        sp.set_defaults(_run=run)
+        sp.set_defaults(_run=run, _parser=sp)
     return parser
 
 
@@ -48,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     if unknown and not getattr(args, "_any_arguments", False):  # only a broken plugin's stand-in takes any
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args._run(args, console) or 0
     except DreamjaxError as exc:
