@@ -36,6 +36,8 @@ DREAM_CASES = [
     (["--layer", ":2"], "--layer", "missing layer name"),
     (["--layer", "conv1:nan"], "--layer", "must be finite"),
     (["--layer", "conv1:inf"], "--layer", "must be finite"),
+    (["--layer", "conv1:1e39"], "--layer", "at most 3.4e+38 in size"),
+    (["--objective", "conv1:1e39"], "--objective", "at most 3.4e+38 in size"),
     (["--objective", "blocks.5["], "--objective", ""),
     (["--objective", "blocks.5:"], "--objective", ""),
     (["--objective", "class="], "--objective", ""),

@@ -7,6 +7,7 @@ import argparse
 import math
 
 from ..ascent.engine import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, SEED_RANGE
+from ..ascent.objective_syntax import MAX_WEIGHT, usable_weight
 from ..ascent.tiling import TileConfig
 from ..files.image import DEFAULT_MAX_PIXELS
 from ..zoo import DEFAULT_MODEL
@@ -90,8 +91,8 @@ def layer_weight(text: str) -> tuple[str, float]:
         value = None
     if value is None:
         return text, 1.0
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"weight in {text!r} must be finite")
+    if not usable_weight(value):
+        raise argparse.ArgumentTypeError(f"weight in {text!r} must be finite, at most {MAX_WEIGHT:.2g} in size")
     if not name:
         raise argparse.ArgumentTypeError(f"missing layer name in {text!r}")
     return name, value
