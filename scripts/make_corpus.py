@@ -27,7 +27,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from crafted import chunk, noise, pil_bytes, png, two_frames  # noqa: E402
+from crafted import noise, pil_bytes, png, two_frames  # noqa: E402
 from torch_pickle import legacy_checkpoint, legacy_header, state_dict_pickle, zip_checkpoint  # noqa: E402
 
 

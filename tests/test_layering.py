@@ -1,4 +1,5 @@
-"""The layer rules of docs/architecture.md, checked on the source: the core never imports a plugin."""
+"""The rules of docs/architecture.md, checked on the source: the core never imports a plugin,
+no module of the product grows past 400 lines, the top of dreamjax/ stays small."""
 
 import ast
 from pathlib import Path
@@ -26,3 +27,14 @@ def test_the_core_never_imports_a_plugin():
         if names:
             wrong[str(path.relative_to(ROOT))] = names
     assert not wrong, f"the core imports plugins (publish through an entry point instead): {wrong}"
+
+
+def test_no_product_module_is_over_400_lines():
+    product = [*CORE.rglob("*.py"), *(p for name in PLUGIN_PACKAGES for p in ROOT.glob(f"plugins/*/{name}/**/*.py"))]
+    long = {str(p.relative_to(ROOT)): n for p in product if (n := len(p.read_text().splitlines())) > 400}
+    assert not long, f"split these modules by role: {long}"
+
+
+def test_the_top_of_the_core_stays_small():
+    top = sorted(p.name for p in CORE.glob("*.py"))
+    assert len(top) <= 12, f"{len(top)} modules at the top of dreamjax/: {top}; move some into a subpackage"

@@ -29,6 +29,7 @@ from ..errors import DreamjaxError
 from ..files.atomic import atomic_path, clean_stale_parts, write_bytes_atomic
 from ..files.image import load_image, to_uint8
 from ..model import DreamModel
+from .stats import add_stats
 
 FRAME_NAME = "frame_{:05d}.png"
 FRAME_RE = re.compile(r"frame_(\d{5})\.png")
@@ -255,7 +256,7 @@ def zoom(
         with atomic_path(path) as tmp:
             _save_png(tmp, frame)
         previous = frame.astype(np.float32) / 255.0  # exactly what a resume would read back
-        _add_stats(total, stats)
+        add_stats(total, stats)
         if on_frame is not None:
             on_frame(index, path, stats)
     return ZoomResult(frames, done, total)
@@ -265,16 +266,6 @@ def _save_png(path: Path, frame: np.ndarray) -> None:
     from PIL import Image
 
     Image.fromarray(frame).save(path, format="PNG")
-
-
-def _add_stats(total: DreamStats, stats: DreamStats) -> None:
-    total.images += stats.images
-    total.ascent_steps += stats.ascent_steps
-    total.compile_seconds += stats.compile_seconds
-    total.run_seconds += stats.run_seconds
-    total.programs_compiled += stats.programs_compiled
-    total.programs_from_disk += stats.programs_from_disk
-    total.shapes = total.shapes or stats.shapes
 
 
 # --- animations -------------------------------------------------------------------------

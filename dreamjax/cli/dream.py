@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..apps.folders import is_many
 from ..apps.presets import get_preset
+from ..apps.stats import cost_summary
 from ..ascent import objective_syntax
 from ..ascent.engine import DreamConfig, dreamer_for
 from ..ascent.objectives import build_objective, default_layer
@@ -129,9 +130,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     imageio.save_image(output, dreamed[0])
     total = time.perf_counter() - started
     console.print(
-        f"wrote [bold]{output}[/] in {total:.1f} s: compile {stats.compile_seconds:.1f} s "
-        f"({stats.programs_compiled} programs, {stats.programs_from_disk} from cache), ascent {stats.run_seconds:.1f} s, "
-        f"{stats.steps_per_second:.2f} steps/s",
+        f"wrote [bold]{output}[/] in {total:.1f} s: {cost_summary(stats)}, {stats.steps_per_second:.2f} steps/s",
         highlight=False,
         soft_wrap=True,
     )

@@ -75,13 +75,6 @@ def positive_float(text: str) -> float:
     return value
 
 
-def at_least_one_float(text: str) -> float:
-    value = positive_float(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
-    return value
-
-
 def layer_weight(text: str) -> tuple[str, float]:
     """``NAME`` or ``NAME:WEIGHT`` (a name may itself hold ':', as some ONNX value names do)."""
     name, sep, weight = text.rpartition(":")
@@ -151,6 +144,11 @@ seed_value = int_between(*SEED_RANGE)
 
 def _default(help: str, default) -> str:
     return f"{help} (default {default})" if help else f"(default {default})"
+
+
+def add_model_argument(p) -> None:
+    """``MODEL``, the positional of the commands that describe one model (default: the zoo's)."""
+    p.add_argument("model", nargs="?", default=DEFAULT_MODEL, help=f"zoo name or .onnx path (default {DEFAULT_MODEL})")
 
 
 def add_model_options(p, layer_help: str = "layer to amplify; repeat for several (see `dreamjax layers MODEL`)") -> None:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..apps import zoom as zoomlib
+from ..apps.stats import cost_summary
 from ..ascent.engine import DreamConfig
 from ..ascent.objectives import build_objective, layer_objective
 from ..ascent.tiling import TileConfig
@@ -144,9 +145,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     new = result.frames - result.resumed_at
     if new:
         console.print(
-            f"dreamed {new} frames in {time.perf_counter() - started:.1f} s: compile {stats.compile_seconds:.1f} s "
-            f"({stats.programs_compiled} programs, {stats.programs_from_disk} from cache), "
-            f"ascent {stats.run_seconds:.1f} s",
+            f"dreamed {new} frames in {time.perf_counter() - started:.1f} s: {cost_summary(stats)}",
             highlight=False,
         )
     for path in zoomlib.animation_paths(outdir, kinds):
