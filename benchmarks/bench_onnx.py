@@ -15,7 +15,7 @@ and left out of the steady state. Also timed: the forward+gradient with respect 
 the device), generated with onnx.helper in a temporary folder. Also counted: the page faults
 of one jax forward (XLA:CPU takes fresh pages from the kernel for its per-call scratch buffer
 once that is above glibc's mmap threshold; ``GLIBC_TUNABLES=glibc.malloc.hugetlb=1`` makes
-them huge pages, see RESULTS.md).
+them huge pages, see NOTES.md).
 
     python benchmarks/bench_onnx.py                              # built-in ResNet-18 graph
     python benchmarks/bench_onnx.py --models-dir /tmp/nets --nets resnet50,googlenet,mobilenet_v2
@@ -329,7 +329,7 @@ def main(argv=None) -> int:
     faulting = [r["model"] for r in rows if r["jax_page_fault_mb_per_call"] > 8]
     if faulting and "hugetlb" not in info["glibc_tunables"]:
         print(f"\nnote: jax took fresh pages from the kernel on every call for {', '.join(faulting)}; "
-              "GLIBC_TUNABLES=glibc.malloc.hugetlb=1 makes them huge pages (benchmarks/RESULTS.md)")
+              "GLIBC_TUNABLES=glibc.malloc.hugetlb=1 makes them huge pages (benchmarks/NOTES.md)")
     print(f"\nafter: {machine.load_note()}")
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "rows": rows, "conversion": conv}, indent=1))

@@ -70,7 +70,7 @@ def describe() -> dict[str, object]:
         "cpus": os.cpu_count(),
         "jax_devices": [f"{d.platform}:{d.device_kind}" for d in jax.devices()],
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
-        # glibc.malloc.hugetlb=1 changes XLA:CPU's per-call page-fault cost (benchmarks/RESULTS.md)
+        # glibc.malloc.hugetlb=1 changes XLA:CPU's per-call page-fault cost (benchmarks/NOTES.md)
         "glibc_tunables": os.environ.get("GLIBC_TUNABLES", ""),
         "versions": versions("jax", "jaxlib", "flax", "numpy", "torch"),
     }

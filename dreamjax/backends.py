@@ -1,52 +1,37 @@
 """Backend discovery through the ``dreamjax.backends`` entry-point group.
 
-Discovery happens on first use, not at import. A plugin that fails to load is recorded with
-its error (shown by ``dreamjax models``) and the other backends keep working.
+Discovery happens on first use, not at import (``plugins.load_group``). A plugin that fails to
+load is recorded with its error (shown by ``dreamjax models``) and the other backends keep working.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint
 from typing import Any
 
 from .errors import DreamjaxError, UnknownNameError
 from .model import Backend, DreamModel
-
-GROUP = "dreamjax.backends"
-
-
-@dataclass(frozen=True)
-class BrokenBackend:
-    """A plugin that could not be loaded, and why."""
-
-    name: str
-    target: str
-    error: str
+from .plugins import BACKENDS, BrokenPlugin, load_group
 
 
 @dataclass(frozen=True)
 class Discovery:
     backends: tuple[Backend, ...]
-    broken: tuple[BrokenBackend, ...]
+    broken: tuple[BrokenPlugin, ...]
+
+
+def _as_backend(ep: EntryPoint, obj: Any) -> Backend:
+    backend = obj() if callable(obj) and not isinstance(obj, Backend) else obj
+    if not isinstance(backend, Backend):
+        raise TypeError(f"{ep.value} is not a dreamjax Backend")
+    return backend
 
 
 @functools.cache
 def discover() -> Discovery:
-    found: list[Backend] = []
-    broken: list[BrokenBackend] = []
-    for ep in sorted(entry_points(group=GROUP), key=lambda ep: (ep.name != "zoo", ep.name)):
-        try:
-            obj = ep.load()
-            backend = obj() if callable(obj) and not isinstance(obj, Backend) else obj
-            if not isinstance(backend, Backend):
-                raise TypeError(f"{ep.value} is not a dreamjax Backend")
-        except Exception as exc:  # a broken plugin must not take the others down
-            broken.append(BrokenBackend(ep.name, ep.value, f"{type(exc).__name__}: {exc}"))
-            continue
-        found.append(backend)
-    return Discovery(tuple(found), tuple(broken))
+    return Discovery(*load_group(BACKENDS, _as_backend, first=("zoo",)))
 
 
 def list_backends() -> tuple[Backend, ...]:

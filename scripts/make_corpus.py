@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Write the corpus of crafted bad files under tests/corpus/ (images, checkpoints, ONNX models).
+"""Write the corpus of crafted bad files under tests/corpus/ (images, checkpoints).
 
     python scripts/make_corpus.py            # rewrites tests/corpus/
     python scripts/make_corpus.py OUT_DIR    # somewhere else (the tests regenerate into a temp dir)
 
 Each file is tiny and breaks one thing. tests/test_corpus.py holds the table of what each file
 must produce (the error and its message, or a clean load where a file is odd but valid).
-Deterministic given the same library versions; the tests compare outcomes, not bytes.
+Deterministic given the same library versions; the tests compare outcomes, not bytes. The ONNX
+plugin's hostile models are written by plugins/dreamjax-onnx/tests/onnx_corpus.py.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from crafted import chunk, noise, pil_bytes, png, two_frames  # noqa: E402
+from crafted import noise, pil_bytes, png, two_frames  # noqa: E402
 from torch_pickle import legacy_checkpoint, legacy_header, state_dict_pickle, zip_checkpoint  # noqa: E402
 
 
@@ -158,28 +159,14 @@ def checkpoints() -> dict[str, bytes]:
     }
 
 
-def onnx_models() -> dict[str, object]:
-    """Crafted ONNX files, once the plugin's loader exists (see tests/test_corpus.py)."""
-    try:
-        import onnx_corpus  # tests/onnx_corpus.py, written with the plugin
-    except ImportError:
-        return {}
-    return onnx_corpus.models()
-
-
 def build(out: Path) -> list[Path]:
     written = []
-    for sub, files in (("images", images()), ("checkpoints", checkpoints()), ("onnx", onnx_models())):
+    for sub, files in (("images", images()), ("checkpoints", checkpoints())):
         folder = out / sub
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
             target = folder / name
-            if target.is_symlink() or target.exists():
-                target.unlink()
-            if isinstance(data, bytes):
-                target.write_bytes(data)
-            else:  # a symlink (onnx_corpus.Symlink), to test links that lead out of a folder
-                target.symlink_to(data.target)
+            target.write_bytes(data)
             written.append(target)
     return written
 

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from tiny_model import tiny_model
 
-from dreamjax import backends as _backends_module
 from dreamjax.files.image import load_image, sample_image_path
 
 
@@ -29,12 +28,12 @@ def rng():
 @pytest.fixture
 def tiny_backend(monkeypatch, tmp_path_factory):
     """The tiny model published through a throw-away ``dreamjax.backends`` entry point."""
-    from fake_plugins import install
+    from fake_plugins import forget_discoveries, install
 
     root = tmp_path_factory.mktemp("plugins")
     install(monkeypatch, root, {"tiny": "dreamjax_fake_backend:backend"})
     yield root
-    _backends_module.discover.cache_clear()
+    forget_discoveries()
 
 
 @pytest.fixture

@@ -3,14 +3,14 @@ import pytest
 import dreamjax
 from dreamjax import backends as backends_module
 from dreamjax.errors import UnknownNameError
-from fake_plugins import install
+from fake_plugins import forget_discoveries, install
 
 
 @pytest.fixture(autouse=True)
 def fresh_discovery():
-    backends_module.discover.cache_clear()
+    forget_discoveries()
     yield
-    backends_module.discover.cache_clear()
+    forget_discoveries()
 
 
 def test_zoo_is_published_through_the_entry_point():
@@ -30,7 +30,7 @@ def test_broken_plugin_is_recorded_and_others_keep_working(monkeypatch, tmp_path
     install(monkeypatch, tmp_path, {
         "tiny": "dreamjax_fake_backend:backend",
         "missing": "dreamjax_no_such_module:backend",
-        "notabackend": "dreamjax_fake_backend:sys",
+        "notabackend": "dreamjax_fake_backend:not_a_backend",
     })
     found = backends_module.discover()
     assert {b.name for b in found.backends} >= {"zoo", "tiny"}

@@ -1,7 +1,5 @@
 """Kill a batch-directory run (`dreamjax dream DIR -o OUTDIR`) inside a file write, run it again:
 the folder ends with every picture, each equal to an uninterrupted run's, and no leftovers.
-
-Needs the batch-directory mode (dreamjax/apps/folders.py); skipped where it is not in the tree.
 """
 
 from __future__ import annotations
@@ -15,12 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fake_plugins import write_distribution
 
-pytest.importorskip("dreamjax.apps.folders")
-
-from fake_plugins import write_distribution  # noqa: E402
-
-from dreamjax.files.image import load_image, save_image  # noqa: E402
+from dreamjax.files.image import load_image, save_image
 
 TESTS = Path(__file__).parent
 ARGS = ["--model", "tiny", "--layer", "conv1", "--octaves", "2", "--steps", "3", "--jitter", "2", "--seed", "9",

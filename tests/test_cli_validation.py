@@ -4,13 +4,14 @@ nothing loaded or computed. Table-driven over every numeric option and the objec
 
 from __future__ import annotations
 
+import argparse
 import re
 
 import pytest
 
 from dreamjax import DreamjaxError
 from dreamjax.ascent.engine import DreamConfig
-from dreamjax.cli import main
+from dreamjax.cli import build_parser, main
 
 DREAM_CASES = [
     (["--steps", "0"], "--steps", "must be at least 1"),
@@ -35,6 +36,8 @@ DREAM_CASES = [
     (["--layer", ":2"], "--layer", "missing layer name"),
     (["--layer", "conv1:nan"], "--layer", "must be finite"),
     (["--layer", "conv1:inf"], "--layer", "must be finite"),
+    (["--layer", "conv1:1e39"], "--layer", "at most 3.4e+38 in size"),
+    (["--objective", "conv1:1e39"], "--objective", "at most 3.4e+38 in size"),
     (["--objective", "blocks.5["], "--objective", ""),
     (["--objective", "blocks.5:"], "--objective", ""),
     (["--objective", "class="], "--objective", ""),
@@ -64,7 +67,9 @@ def _parse_error(argv, capsys) -> str:
         main(argv)
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert "Traceback" not in err
+    # One line and a hint, not argparse's usage block
+    assert err.splitlines()[1:] == [f"hint: see 'dreamjax {argv[0]} --help'"], err
+    assert "usage:" not in err and "Traceback" not in err
     return err
 
 
@@ -81,6 +86,58 @@ def test_dream_rejects_at_parse_time(args, option, message, capsys, monkeypatch)
 def test_zoom_rejects_at_parse_time(args, option, message, capsys):
     err = _parse_error(["zoom", *args], capsys)
     assert f"dreamjax zoom: error: argument {option}" in err and message in err
+
+
+def test_unknown_options_and_commands_get_the_same_short_error(capsys):
+    err = _parse_error(["dream", "--no-such-option"], capsys)
+    assert err.startswith("dreamjax dream: error: unrecognized arguments: --no-such-option\n")
+    with pytest.raises(SystemExit):
+        main(["dreem"])
+    assert capsys.readouterr().err.splitlines() == [
+        "dreamjax: error: argument COMMAND: invalid choice: 'dreem' (choose from "
+        + ", ".join(f"'{c}'" for c in _parser_of(None).choices) + ")",
+        "hint: see 'dreamjax --help'",
+    ]
+
+
+def _parser_of(command):
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sub if command is None else sub.choices[command]
+
+
+SHARED = ("--model", "--layer", "--objective", "--class", "--guide", "--octaves", "--octave-scale", "--steps",
+          "--step-size", "--jitter", "--seed", "--tile", "--max-pixels", "--no-cache")
+
+
+@pytest.mark.parametrize("option", SHARED)
+def test_dream_and_zoom_share_one_definition_of_each_option(option):
+    dream, zoom = (_parser_of(c)._option_string_actions[option] for c in ("dream", "zoom"))
+    assert dream.option_strings == zoom.option_strings and dream.dest == zoom.dest
+    assert dream.type is zoom.type and type(dream) is type(zoom) and dream.metavar == zoom.metavar
+
+
+@pytest.mark.parametrize("command", ["dream", "zoom"])
+def test_both_take_every_64_bit_seed(command):
+    seed = _parser_of(command)._option_string_actions["--seed"].type
+    assert seed(str(-(2**63))) == -(2**63) and seed(str(2**63 - 1)) == 2**63 - 1
+    for bad in (str(2**63), str(-(2**63) - 1)):
+        with pytest.raises(argparse.ArgumentTypeError):
+            seed(bad)
+
+
+def test_zoom_refuses_seeds_that_would_run_past_64_bits_before_touching_the_folder(tmp_path, capsys):
+    outdir = tmp_path / "frames"
+    assert main(["zoom", "--seed", str(2**63 - 2), "--frames", "3", "-o", str(outdir), "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert "runs past the largest seed" in err and "smaller --seed" in err
+    assert not outdir.exists()
+
+
+def test_bench_steps_and_octaves_have_the_dream_limits(capsys):
+    err = _parse_error(["bench", "--steps", "3000000000"], capsys)
+    assert "must be at most 100,000" in err
+    err = _parse_error(["bench", "--octaves", "33"], capsys)
+    assert "must be at most 32" in err
 
 
 @pytest.mark.parametrize(

@@ -82,8 +82,6 @@ CHECKPOINTS = {
     "zip_cut.pth": r"not a readable PyTorch checkpoint",
 }
 
-# tests/corpus/onnx/ has its own table in plugins/dreamjax-onnx/tests/test_onnx_hostile.py,
-# so the core suite runs without the plugin installed.
 TABLE = {
     **{f"images/{k}": ("image", v) for k, v in IMAGES.items()},
     **{f"checkpoints/{k}": ("checkpoint", v) for k, v in CHECKPOINTS.items()},
@@ -107,7 +105,7 @@ def _outcome(path: Path, kind: str, expected: str | None) -> None:
 
 
 def _files(root: Path) -> set[str]:
-    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.parent.name != "onnx"}
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 
 def test_every_corpus_file_has_a_row_and_every_row_a_file():

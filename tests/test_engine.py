@@ -91,3 +91,54 @@ def test_too_small_image_is_refused(tiny):
 def test_bad_settings_are_refused(tiny, pictures, kwargs):
     with pytest.raises(DreamjaxError):
         dream(tiny, pictures[0], "conv1", **kwargs)
+
+
+def _plain_step(model, images, layer, step_size):
+    """One ascent step written out with jax.grad: x + step * g / mean|g| per image, clipped."""
+    import jax
+
+    objective = layer_objective(model, [layer])
+    grad = np.asarray(jax.grad(lambda x: jnp.sum(objective(model.apply(model.params, x, objective.layers))))(jnp.asarray(images)))
+    mean_abs = np.abs(grad).mean(axis=(1, 2, 3), keepdims=True)
+    return np.clip(images + step_size * grad / (mean_abs + 1e-8), 0.0, 1.0), grad
+
+
+def test_one_step_goes_up_the_gradient_of_jax_grad(tiny, pictures):
+    step = 1e-3  # small enough that nothing is clipped from [0.2, 0.8]
+    out = dream(tiny, pictures[:2], "conv2", octaves=1, steps=1, step_size=step, jitter=0)
+    expected, grad = _plain_step(tiny, pictures[:2], "conv2", step)
+    np.testing.assert_allclose(out, expected, atol=2e-6)
+    for moved, g in zip(out - pictures[:2], grad):  # the direction, and each image normalised on its own
+        cosine = np.sum(moved * g) / (np.linalg.norm(moved) * np.linalg.norm(g))
+        assert cosine > 0.9999
+        assert np.mean(np.abs(moved)) == pytest.approx(step, rel=1e-3)
+
+
+def test_objective_rises_at_every_step(tiny, pictures):
+    scores = [_score(tiny, pictures[:1], "conv2")[0]]
+    for steps in range(1, 6):  # the same seed: each run is the previous one plus a step
+        out = dream(tiny, pictures[0], "conv2", octaves=1, steps=steps, step_size=0.01, jitter=0)
+        scores.append(_score(tiny, out[None], "conv2")[0])
+    assert all(b > a for a, b in zip(scores, scores[1:])), scores
+
+
+def test_octaves_run_smallest_first_at_the_planned_shapes(tiny, pictures):
+    seen = []
+    config = DreamConfig(octaves=3, steps=2, octave_scale=1.5, jitter=2)
+    out, stats = Dreamer(tiny).run(pictures[:1], layer_objective(tiny, ["conv1"]), config,
+                                   progress=lambda i, n, shape: seen.append((i, n, shape)))
+    planned = octave_shapes(40, 48, 3, 1.5, tiny.input_spec.min_size)
+    assert planned == [(18, 21), (27, 32), (40, 48)]
+    assert seen == [(i, 3, shape) for i, shape in enumerate(planned)]
+    assert stats.shapes == planned and stats.programs_compiled == 3 and stats.ascent_steps == 6
+    assert out.shape == pictures[:1].shape
+    one_octave = dream(tiny, pictures[0], "conv1", octaves=1, steps=2, jitter=2)
+    assert np.abs(out[0] - one_octave).max() > 1e-3  # the smaller octaves did work of their own
+
+
+def test_the_seed_only_moves_the_jitter(tiny, pictures):
+    still = [dream(tiny, pictures[0], "conv1", octaves=2, steps=3, jitter=0, seed=s) for s in (0, 1, 2**40)]
+    for other in still[1:]:
+        np.testing.assert_array_equal(still[0], other)
+    fresh, _ = Dreamer(tiny).run(pictures[:1], layer_objective(tiny, ["conv1"]), DreamConfig(seed=7, **FAST))
+    np.testing.assert_array_equal(fresh[0], dream(tiny, pictures[0], "conv1", seed=7, **FAST))

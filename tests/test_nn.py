@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.test_util import check_grads
 
 from dreamjax import nn
 
@@ -76,3 +77,53 @@ def test_relu6_derivative_is_a_mask_of_the_open_interval():
     x = jnp.asarray([-1.0, 0.0, 0.5, 6.0, 7.0])
     np.testing.assert_array_equal(nn.relu6(x), [0.0, 0.0, 0.5, 6.0, 6.0])
     np.testing.assert_array_equal(jax.grad(lambda x: jnp.sum(nn.relu6(x) * 3.0))(x), [0.0, 0.0, 3.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("h, w, k, stride", [(7, 7, 3, 1), (9, 8, 5, 2), (2, 3, 5, 2)])
+def test_valid_taps_vjp_matches_autodiff_and_finite_differences(h, w, k, stride):
+    # valid_taps carries its own VJP; the plain form is the same taps sum, left to autodiff.
+    rng = np.random.default_rng(h * 7 + w + k)
+    xp, out_hw, _ = nn.pad_same(jnp.asarray(rng.standard_normal((2, h, w, 3)), jnp.float32), k, stride)
+    kernel = jnp.asarray(rng.standard_normal((k, k, 3)), jnp.float32)
+
+    def plain(xp, kernel):
+        return sum(nn.window(xp, i, j, stride, out_hw) * kernel[i, j] for i in range(k) for j in range(k))
+
+    def loss(f):
+        return lambda xp, kernel: jnp.sum(jnp.sin(f(xp, kernel)))
+
+    got = jax.jit(jax.grad(loss(lambda a, b: nn.valid_taps(a, b, stride, out_hw)), argnums=(0, 1)))(xp, kernel)
+    want = jax.jit(jax.grad(loss(plain), argnums=(0, 1)))(xp, kernel)
+    for g, w_ in zip(got, want):
+        np.testing.assert_allclose(g, w_, rtol=1e-5, atol=1e-5)
+    check_grads(jax.jit(lambda a, b: nn.valid_taps(a, b, stride, out_hw)), (xp, kernel), order=1, modes=["rev"],
+                atol=2e-2, rtol=2e-2)
+
+
+@pytest.mark.parametrize("h, w, k, stride", [(8, 9, 3, 2), (7, 6, 5, 1)])
+def test_expand_depthwise_matches_its_plain_form(h, w, k, stride):
+    rng = np.random.default_rng(h + w * 3 + k)
+    x = jnp.asarray(rng.standard_normal((2, h, w, 3)), jnp.float32)
+    ek, eb = jnp.asarray(rng.standard_normal((3, 8)), jnp.float32), jnp.asarray(rng.standard_normal(8), jnp.float32)
+    dk, db = jnp.asarray(rng.standard_normal((k, k, 8)), jnp.float32), jnp.asarray(rng.standard_normal(8), jnp.float32)
+
+    def plain(x, ek, dk):
+        return nn.depthwise(nn.relu6(nn.pointwise(x, ek, eb)), dk, db, stride, "conv")
+
+    def fused(x, ek, dk):
+        return nn.expand_depthwise(x, ek, eb, dk, db, stride)
+
+    np.testing.assert_allclose(jax.jit(fused)(x, ek, dk), jax.jit(plain)(x, ek, dk), rtol=1e-5, atol=1e-5)
+    got, want = (jax.jit(jax.grad(lambda *a, f=f: jnp.sum(jnp.sin(f(*a))), argnums=(0, 1, 2)))(x, ek, dk) for f in (fused, plain))
+    for g, w_ in zip(got, want):
+        np.testing.assert_allclose(g, w_, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("h, w, k, stride", [(8, 9, 3, 2), (6, 7, 5, 1)])
+def test_depthwise_taps_vjp_against_finite_differences(h, w, k, stride):
+    rng = np.random.default_rng(h + w + k + stride)
+    x = jnp.asarray(rng.standard_normal((1, h, w, 2)), jnp.float32)
+    kernel = jnp.asarray(rng.standard_normal((k, k, 2)), jnp.float32)
+    bias = jnp.zeros(2, jnp.float32)
+    check_grads(jax.jit(lambda a, b: nn.depthwise(a, b, bias, stride, "taps_vjp")), (x, kernel), order=1,
+                modes=["rev"], atol=2e-2, rtol=2e-2)

@@ -4,6 +4,7 @@ from hypothesis import strategies as st
 
 from dreamjax.ascent.objective_syntax import (
     CENTRE,
+    MAX_WEIGHT,
     ClassTerm,
     GuideTerm,
     LayerTerm,
@@ -79,7 +80,7 @@ def test_bad_syntax_points_at_the_bad_part(text, column, words):
 
 _names = st.text(min_size=1, max_size=12)  # any text but lone surrogates
 _layers = st.one_of(st.from_regex(r"[A-Za-z0-9_./\-]{1,12}", fullmatch=True), _names)
-_weights = st.floats(allow_nan=False, allow_infinity=False, width=64)
+_weights = st.floats(min_value=-MAX_WEIGHT, max_value=MAX_WEIGHT, allow_nan=False, width=64)
 _channels = st.lists(st.integers(0, 5000), max_size=6, unique=True).map(tuple)
 _positions = st.one_of(st.none(), st.tuples(st.floats(0, 1), st.floats(0, 1)))
 

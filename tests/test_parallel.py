@@ -24,8 +24,7 @@ SCRIPT = textwrap.dedent(
     import json, sys
     import numpy as np
     import jax
-    sys.path.insert(0, {tests!r})
-    from tiny_model import tiny_model
+    from tiny_model import tiny_model  # from this folder, on PYTHONPATH
     from dreamjax.ascent.engine import DreamConfig, Dreamer
     from dreamjax.ascent.objectives import layer_objective
 
@@ -38,22 +37,22 @@ SCRIPT = textwrap.dedent(
     four, stats = dreamer.run(images, objective, config, devices=4)
     auto, _ = dreamer.run(images[:2], objective, config)
     program = next(iter(dreamer._compiled.values()))
-    print(json.dumps({{
+    print(json.dumps({
         "devices": jax.local_device_count(),
         "max_diff": float(np.max(np.abs(one - four))),
         "auto_diff": float(np.max(np.abs(one[:2] - auto))),
         "shape": list(four.shape),
         "changed": float(np.max(np.abs(four - images[:, :, :, :]))) if four.shape == images.shape else -1.0,
         "input_devices": len(program.input_shardings[0][2].device_set),
-    }}))
+    }))
     """
 )
 
 
 def test_four_devices_dream_the_same_pictures_as_one():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu",
-               DREAMJAX_CACHE_DIR="")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT.format(tests=str(TESTS))], env=env,
+               DREAMJAX_CACHE_DIR="", PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..ascent.engine import DreamStats
 from ..errors import DreamjaxError
 from ..files.atomic import clean_stale_parts
 from ..files.image import DEFAULT_MAX_PIXELS, ImageError, load_image, save_image
+from .stats import add_stats
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 _SIDEWAYS = {5, 6, 7, 8}  # EXIF orientations that swap width and height
@@ -121,15 +123,13 @@ def batches(plan: Plan, batch_size: int) -> Iterator[list[Path]]:
 
 
 @dataclass
-class Totals:
+class Totals(DreamStats):
+    """The summed costs of the batches, and the pictures written."""
+
     written: list[Path] = field(default_factory=list)
-    compile_seconds: float = 0.0
-    run_seconds: float = 0.0
-    programs_compiled: int = 0
-    programs_from_disk: int = 0
 
 
-def dream_files(plan: Plan, dream_batch: Callable[[np.ndarray], tuple[np.ndarray, object]], *, batch_size: int,
+def dream_files(plan: Plan, dream_batch: Callable[[np.ndarray], tuple[np.ndarray, DreamStats]], *, batch_size: int,
                 max_pixels: int = DEFAULT_MAX_PIXELS,
                 on_batch: Callable[[list[Path]], None] | None = None) -> Totals:
     """Dream every planned file; ``dream_batch`` maps ``[B, H, W, 3]`` to (dreamed, DreamStats)."""
@@ -141,10 +141,7 @@ def dream_files(plan: Plan, dream_batch: Callable[[np.ndarray], tuple[np.ndarray
         for f, picture in zip(files, dreamed):
             save_image(output_for(f, plan.outdir), picture)
             totals.written.append(output_for(f, plan.outdir))
-        totals.compile_seconds += stats.compile_seconds
-        totals.run_seconds += stats.run_seconds
-        totals.programs_compiled += stats.programs_compiled
-        totals.programs_from_disk += stats.programs_from_disk
+        add_stats(totals, stats)
         if on_batch is not None:
             on_batch(files)
     return totals

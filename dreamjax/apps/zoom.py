@@ -23,12 +23,13 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from ..ascent.engine import DreamConfig, DreamStats, dreamer_for
+from ..ascent.engine import SEED_RANGE, DreamConfig, DreamStats, dreamer_for
 from ..ascent.objectives import Objective, layer_objective
 from ..errors import DreamjaxError
 from ..files.atomic import atomic_path, clean_stale_parts, write_bytes_atomic
 from ..files.image import load_image, to_uint8
 from ..model import DreamModel
+from .stats import add_stats
 
 FRAME_NAME = "frame_{:05d}.png"
 FRAME_RE = re.compile(r"frame_(\d{5})\.png")
@@ -53,6 +54,13 @@ class Motion:
         values = (self.zoom, self.rotate, *self.shift)
         if not all(math.isfinite(v) for v in values) or self.zoom <= 0:
             raise DreamjaxError(f"zoom must be a positive number and rotate/shift finite, got {self}")
+
+
+def check_seeds(config: DreamConfig, frames: int) -> None:
+    """Frame ``i`` dreams with seed ``seed + i``: refuse a stream whose last seed leaves 64 bits."""
+    if config.seed + frames - 1 > SEED_RANGE[1]:
+        raise DreamjaxError(f"seed {config.seed} + {frames} frames runs past the largest seed, {SEED_RANGE[1]:,}",
+                            "use a smaller --seed")
 
 
 def move(image: np.ndarray, motion: Motion) -> np.ndarray:
@@ -216,6 +224,7 @@ def zoom(
     """
     if frames < 1:
         raise DreamjaxError(f"frames must be at least 1, got {frames}")
+    check_seeds(config, frames)
     start = np.asarray(start, dtype=np.float32)
     if start.ndim != 3 or start.shape[-1] != 3:
         raise DreamjaxError(f"expected a start image [H, W, 3], got shape {start.shape}")
@@ -247,7 +256,7 @@ def zoom(
         with atomic_path(path) as tmp:
             _save_png(tmp, frame)
         previous = frame.astype(np.float32) / 255.0  # exactly what a resume would read back
-        _add_stats(total, stats)
+        add_stats(total, stats)
         if on_frame is not None:
             on_frame(index, path, stats)
     return ZoomResult(frames, done, total)
@@ -257,16 +266,6 @@ def _save_png(path: Path, frame: np.ndarray) -> None:
     from PIL import Image
 
     Image.fromarray(frame).save(path, format="PNG")
-
-
-def _add_stats(total: DreamStats, stats: DreamStats) -> None:
-    total.images += stats.images
-    total.ascent_steps += stats.ascent_steps
-    total.compile_seconds += stats.compile_seconds
-    total.run_seconds += stats.run_seconds
-    total.programs_compiled += stats.programs_compiled
-    total.programs_from_disk += stats.programs_from_disk
-    total.shapes = total.shapes or stats.shapes
 
 
 # --- animations -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ colon (default 1). Whitespace around the punctuation is ignored. ::
                | "guide=" text ["@" layer]        a guide image: amplify what the layer sees in it
     channels  := span ("," span)*        span := INT | INT "-" INT  (both ends included)
     position  := "centre" | "center" | "(" X "," Y ")"  X, Y in [0, 1] across the width and height
-    weight    := a finite decimal number, may be negative, e.g. 2, -0.5, 1e-3
+    weight    := a finite decimal number, may be negative, e.g. 2, -0.5, 1e-3 (at most 3.4e38 in size)
 
 Examples::
 
@@ -47,6 +47,12 @@ _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _INT = re.compile(r"\d+")
 _KEYWORDS = ("class", "guide")
 MAX_CHANNELS = 65_536  # per term; far above any real layer's width
+MAX_WEIGHT = 3.4e38  # about float32's largest number: a larger weight turns every score into inf
+
+
+def usable_weight(value: float) -> bool:
+    """A term weight the float32 programs can use: finite, and finite once it is float32."""
+    return math.isfinite(value) and abs(value) <= MAX_WEIGHT
 
 
 @dataclass(frozen=True)
@@ -230,8 +236,8 @@ class _Parser:
         if not match:
             self.fail("expected a number after ':' (the term's weight)")
         value = float(match.group())
-        if not math.isfinite(value):
-            self.fail("the weight must be a finite number")
+        if not usable_weight(value):
+            self.fail(f"the weight must be a finite number, at most {MAX_WEIGHT:.2g} in size")
         self.pos = match.end()
         return value
 

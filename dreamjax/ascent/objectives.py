@@ -28,7 +28,17 @@ import numpy as np
 
 from ..errors import DreamjaxError, UnknownNameError
 from ..model import DreamModel, check_layers, find_layer
-from .objective_syntax import CENTRE, ClassTerm, GuideTerm, LayerTerm, Term, format_term, parse_objective
+from .objective_syntax import (
+    CENTRE,
+    MAX_WEIGHT,
+    ClassTerm,
+    GuideTerm,
+    LayerTerm,
+    Term,
+    format_term,
+    parse_objective,
+    usable_weight,
+)
 
 
 def _static(**kwargs):
@@ -319,8 +329,8 @@ def build_objective(
 
 def _build_term(model: DreamModel, term: Term, load_guide: Callable[[str], np.ndarray]):
     weight = float(term.weight)
-    if not np.isfinite(weight):
-        raise DreamjaxError(f"the weight of {format_term(term)!r} is not finite")
+    if not usable_weight(weight):
+        raise DreamjaxError(f"the weight of {format_term(term)!r} is not a finite number at most {MAX_WEIGHT:.2g} in size")
     if isinstance(term, ClassTerm):
         index = class_index(model, term.name)
         return ClassLogit(model.logits_layer, index, _class_label(model, index), weight)

@@ -83,12 +83,20 @@ def total_variation(images: jax.Array) -> jax.Array:
     return jnp.mean(dy, axis=(1, 2, 3)) + jnp.mean(dx, axis=(1, 2, 3))
 
 
+def _to_planes(images: jax.Array) -> jax.Array:
+    """``[B, H, W, C]`` as ``[B*C, H, W, 1]``: one single-channel image per colour plane."""
+    b, h, w, c = images.shape
+    return images.transpose(0, 3, 1, 2).reshape(b * c, h, w, 1)
+
+
+def _from_planes(planes: jax.Array, batch: int, channels: int) -> jax.Array:
+    """The inverse of :func:`_to_planes` (the planes may have another height and width)."""
+    return planes.reshape(batch, channels, *planes.shape[1:3]).transpose(0, 2, 3, 1)
+
+
 def _per_channel(fn, images: jax.Array) -> jax.Array:
     """Apply ``fn`` on ``[B*C, H, W, 1]``: every colour plane filtered on its own."""
-    b, h, w, c = images.shape
-    planes = images.transpose(0, 3, 1, 2).reshape(b * c, h, w, 1)
-    out = fn(planes)
-    return out.reshape(b, c, *out.shape[1:3]).transpose(0, 2, 3, 1)
+    return _from_planes(fn(_to_planes(images)), images.shape[0], images.shape[3])
 
 
 def _conv(planes: jax.Array, kernel: np.ndarray, stride: int = 1, padding="SAME") -> jax.Array:
@@ -119,24 +127,17 @@ def laplacian_split(images: jax.Array, levels: int) -> list[jax.Array]:
         bands.append(planes)
         return bands[::-1]
 
-    b, h, w, c = images.shape
-    planes = images.transpose(0, 3, 1, 2).reshape(b * c, h, w, 1)
-    return [band.reshape(b, c, *band.shape[1:3]).transpose(0, 2, 3, 1) for band in split(planes)]
+    return [_from_planes(band, images.shape[0], images.shape[3]) for band in split(_to_planes(images))]
 
 
 def laplacian_merge(bands: list[jax.Array]) -> jax.Array:
     """The inverse of :func:`laplacian_split` (exact: each band was made with the same ``_up``)."""
 
-    def to_planes(x):
-        b, h, w, c = x.shape
-        return x.transpose(0, 3, 1, 2).reshape(b * c, h, w, 1)
-
-    image = to_planes(bands[0])
+    image = _to_planes(bands[0])
     for band in bands[1:]:
-        band_planes = to_planes(band)
+        band_planes = _to_planes(band)
         image = _up(image, band_planes.shape) + band_planes
-    b, _, _, c = bands[-1].shape
-    return image.reshape(b, c, *image.shape[1:3]).transpose(0, 2, 3, 1)
+    return _from_planes(image, bands[-1].shape[0], bands[-1].shape[3])
 
 
 def laplacian_normalise(grad: jax.Array, levels: int, eps: float = 1e-10) -> jax.Array:

@@ -1,8 +1,10 @@
 """The ``dreamjax`` command: a thin shell over the library.
 
-Each subcommand lives in its own module with ``register(subparsers)`` and ``run(args, console)``.
+Each subcommand lives in its own module with ``register(subparsers)`` and ``run(args, console)``;
+plugins add theirs through the ``dreamjax.commands`` entry-point group (``plugin_commands.py``).
 Errors a user can act on print one line (plus a hint) and exit with code 2; ``--debug`` shows
-the traceback instead.
+the traceback instead. So do bad options: argparse's message and where to look, without its
+usage block.
 """
 
 from __future__ import annotations
@@ -14,19 +16,31 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..errors import DreamjaxError
+from .plugin_commands import add_commands, epilog
 
-SUBCOMMANDS = ("dream", "zoom", "models", "layers", "presets", "convert", "bench")
+BUILTIN_COMMANDS = ("dream", "zoom", "models", "layers", "presets", "bench")
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line and a hint; its subcommands' parsers are Parsers too."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\nhint: see '{self.prog} --help'\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dreamjax", description="Fast batched DeepDream on JAX.")
+    parser = Parser(prog="dreamjax", description="Fast batched DeepDream on JAX.",
+                                     epilog=epilog(BUILTIN_COMMANDS), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
+    commands = []
+    for name in BUILTIN_COMMANDS:
         module = importlib.import_module(f".{name}", __name__)
-        sp = module.register(sub)
+        commands.append((module.register(sub), module.run))
+    commands += add_commands(sub, BUILTIN_COMMANDS)
+    for sp, run in commands:
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        sp.set_defaults(_run=module.run)
+        sp.set_defaults(_run=run, _parser=sp)
     return parser
 
 
@@ -34,13 +48,15 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True)
     try:  # Ctrl-C while the subcommands (and JAX) are still importing: no traceback either
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/] before any work started")
         return 130
     if not hasattr(args, "_run"):
         parser.print_help()
         return 2
+    if unknown and not getattr(args, "_any_arguments", False):  # only a broken plugin's stand-in takes any
+        args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return args._run(args, console) or 0
     except DreamjaxError as exc:
@@ -53,4 +69,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: finished files are kept, nothing partial was written")
         return 130
-

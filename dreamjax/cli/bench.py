@@ -15,23 +15,20 @@ from ..ascent.objectives import layer_objective
 from ..backends import load_model
 from ..errors import DreamjaxError
 from ..runtime.cache import use_compilation_cache
-from ..zoo import DEFAULT_MODEL
-from .options import layer_weight, positive_int
+from .options import add_model_options, octave_count, positive_int, step_count
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure dream throughput",
                        description="Time full dreams (octaves x steps) per image size and batch size. "
                                    "Compile time is measured on the first dream of each case and kept apart.")
-    p.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"zoo name or .onnx path (default {DEFAULT_MODEL})")
-    p.add_argument("-l", "--layer", action="append", type=layer_weight, metavar="NAME[:WEIGHT]",
-                   help="layer(s) to dream (default: the model's default)")
+    add_model_options(p, layer_help="layer(s) to dream (default: the model's default)")
     p.add_argument("--sizes", type=positive_int, nargs="+", default=[224, 512], metavar="PX",
                    help="square image sides (default 224 512)")
     p.add_argument("--batch-sizes", type=positive_int, nargs="+", default=[1, 4], metavar="B",
                    help="images per batch (default 1 4)")
-    p.add_argument("--steps", type=positive_int, default=10, help="ascent steps per octave")
-    p.add_argument("--octaves", type=positive_int, default=4)
+    p.add_argument("--steps", type=step_count, default=10, help="ascent steps per octave (default 10)")
+    p.add_argument("--octaves", type=octave_count, default=4, help="(default 4)")
     p.add_argument("--devices", type=positive_int, default=None, help="local devices per batch (default: as many as help)")
     p.add_argument("--repeats", type=positive_int, default=1, help="timed dreams per case after the first (best is kept)")
     p.add_argument("--json", action="store_true", help="print the results as JSON on stdout instead of a table")

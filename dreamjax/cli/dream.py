@@ -11,8 +11,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..apps.folders import is_many
 from ..apps.presets import get_preset
+from ..apps.stats import cost_summary
 from ..ascent import objective_syntax
-from ..ascent.engine import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, SEED_RANGE, DreamConfig, dreamer_for
+from ..ascent.engine import DreamConfig, dreamer_for
 from ..ascent.objectives import build_objective, default_layer
 from ..ascent.regularisers import MAX_LAPLACIAN_LEVELS, Regularisers
 from ..ascent.tiling import TileConfig
@@ -21,18 +22,15 @@ from ..errors import DreamjaxError
 from ..files import image as imageio
 from ..files.starts import colour_image, noise_image
 from ..runtime.cache import use_compilation_cache
-from ..zoo import DEFAULT_MODEL
 from . import dream_many
 from .options import (
+    add_ascent_options,
+    add_input_options,
+    add_model_options,
+    add_objective_options,
     colour_text,
-    float_between,
     int_between,
-    layer_weight,
     non_negative_float,
-    non_negative_int,
-    objective_text,
-    positive_float,
-    positive_int,
     size_text,
 )
 from .settings import defer_defaults, objective_terms, resolve
@@ -52,27 +50,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("image", nargs="?", help="input image, or a folder or glob of many (default: the bundled cat photo)")
     p.add_argument("-o", "--output", help="output image, or folder for many (default: <input name>_dream.png here)")
-    p.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"zoo name or .onnx path (default {DEFAULT_MODEL})")
-    p.add_argument("-l", "--layer", action="append", type=layer_weight, metavar="NAME[:WEIGHT]",
-                   help="layer to amplify; repeat for several (see `dreamjax layers MODEL`)")
-    p.add_argument("--octaves", type=int_between(1, MAX_OCTAVES), default=4)
-    p.add_argument("--octave-scale", type=float_between(1.0, MAX_OCTAVE_SCALE), default=1.4)
-    p.add_argument("--steps", type=int_between(1, MAX_STEPS), default=10, help="ascent steps per octave")
-    p.add_argument("--step-size", type=positive_float, default=0.01)
-    p.add_argument("--jitter", type=int_between(0, MAX_JITTER), default=32, help="max random shift in pixels")
-    p.add_argument("--seed", type=int_between(*SEED_RANGE), default=0)
-    p.add_argument("--tile", type=non_negative_int, default=TileConfig.size, metavar="SIZE",
-                   help=f"octaves with a side over SIZE run in tiles of SIZE (default {TileConfig.size}; 0: never)")
-    p.add_argument("--max-pixels", type=positive_int, default=imageio.DEFAULT_MAX_PIXELS,
-                   help="refuse bigger input images (decompression-bomb guard)")
-    p.add_argument("--no-cache", action="store_true", help="don't use the persistent compilation cache")
+    add_model_options(p)
+    add_ascent_options(p, octaves=4, steps=10, steps_help="ascent steps per octave",
+                       seed_help="seeds the jitter and --from-noise")
+    add_input_options(p)
     steer = p.add_argument_group("steering")
-    steer.add_argument("--objective", action="append", type=objective_text, metavar="TERMS",
-                       help="what to amplify, e.g. 'blocks.5:1.0,blocks.3[12]:0.5,class=tabby cat:2' (grammar below)")
-    steer.add_argument("--class", dest="classes", action="append", metavar="NAME",
-                       help="amplify an ImageNet class: name, synonym or number, e.g. 'tabby cat'")
-    steer.add_argument("--guide", action="append", metavar="IMAGE",
-                       help="amplify what the default layer sees in this image (other layers: --objective 'guide=IMAGE@LAYER')")
+    add_objective_options(steer)
     steer.add_argument("--preset", metavar="NAME", help="a named look: layers and settings (see `dreamjax presets MODEL`)")
     steer.add_argument("--config", metavar="FILE", help="read settings from a TOML file (options given here win)")
     start = p.add_argument_group("starting picture (instead of an image)")
@@ -147,9 +130,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     imageio.save_image(output, dreamed[0])
     total = time.perf_counter() - started
     console.print(
-        f"wrote [bold]{output}[/] in {total:.1f} s: compile {stats.compile_seconds:.1f} s "
-        f"({stats.programs_compiled} programs, {stats.programs_from_disk} from cache), ascent {stats.run_seconds:.1f} s, "
-        f"{stats.steps_per_second:.2f} steps/s",
+        f"wrote [bold]{output}[/] in {total:.1f} s: {cost_summary(stats)}, {stats.steps_per_second:.2f} steps/s",
         highlight=False,
         soft_wrap=True,
     )

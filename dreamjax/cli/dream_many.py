@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..apps import folders
+from ..apps.stats import cost_summary
 from ..ascent.engine import dreamer_for
 from ..errors import DreamjaxError
 from ..runtime import distributed
@@ -76,8 +77,7 @@ def run(args: argparse.Namespace, first: dict, console: Console, prepare) -> int
         )
     total = time.perf_counter() - started
     console.print(
-        f"wrote {len(totals.written)} pictures to [bold]{outdir}[/] in {total:.1f} s: compile {totals.compile_seconds:.1f} s "
-        f"({totals.programs_compiled} programs, {totals.programs_from_disk} from cache), ascent {totals.run_seconds:.1f} s",
+        f"wrote {len(totals.written)} pictures to [bold]{outdir}[/] in {total:.1f} s: {cost_summary(totals)}",
         highlight=False,
     )
     return 0

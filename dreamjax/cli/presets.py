@@ -9,12 +9,12 @@ from rich.table import Table
 
 from ..apps.presets import presets_for
 from ..backends import load_model
-from ..zoo import DEFAULT_MODEL
+from .options import add_model_argument
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("presets", help="list a model's presets (use with `dreamjax dream --preset NAME`)")
-    p.add_argument("model", nargs="?", default=DEFAULT_MODEL, help="zoo name or .onnx path")
+    add_model_argument(p)
     return p
 
 

@@ -35,13 +35,12 @@ Paths in a config file are taken relative to the current directory, as on the co
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..ascent.objective_syntax import ClassTerm, GuideTerm, LayerTerm, Term, parse_objective
+from ..ascent.objective_syntax import MAX_WEIGHT, ClassTerm, GuideTerm, LayerTerm, Term, parse_objective, usable_weight
 from ..errors import DreamjaxError, nearest
 
 if sys.version_info >= (3, 11):
@@ -194,8 +193,8 @@ def objective_table(table: dict[str, Any]) -> Term:
         hints = [f"{k!r}" + (f" (did you mean {nearest(k, _TABLE_KEYS, 1)[0]!r}?)" if nearest(k, _TABLE_KEYS, 1) else "") for k in unknown]
         raise ValueError(f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; known: {', '.join(_TABLE_KEYS)}")
     weight = table.get("weight", 1.0)
-    if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight):
-        raise ValueError(f"weight must be a finite number, got {weight!r}")
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not usable_weight(weight):
+        raise ValueError(f"weight must be a finite number at most {MAX_WEIGHT:.2g} in size, got {weight!r}")
     weight = float(weight)
     if "class" in table:
         extra = [k for k in table if k not in ("class", "weight")]

@@ -12,21 +12,23 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..apps import zoom as zoomlib
-from ..ascent.engine import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, DreamConfig
+from ..apps.stats import cost_summary
+from ..ascent.engine import DreamConfig
 from ..ascent.objectives import build_objective, layer_objective
 from ..ascent.tiling import TileConfig
 from ..backends import load_model
 from ..files import image as imageio
 from ..runtime.cache import use_compilation_cache
-from ..zoo import DEFAULT_MODEL
 from .options import (
+    add_ascent_options,
+    add_input_options,
+    add_model_options,
+    add_objective_options,
     float_between,
-    int_between,
-    layer_weight,
-    non_negative_int,
     objective_text,
     positive_float,
     positive_int,
+    size_text,
 )
 from .settings import objective_terms
 
@@ -40,17 +42,6 @@ def pair_of_floats(text: str) -> tuple[float, float]:
     if len(values) != 2 or not all(math.isfinite(v) for v in values):
         raise argparse.ArgumentTypeError(f"expected DX,DY (two numbers), got {text!r}")
     return values
-
-
-def frame_size(text: str) -> tuple[int, int]:
-    width, sep, height = text.lower().partition("x")
-    try:
-        size = (int(width), int(height)) if sep else ()
-    except ValueError:
-        size = ()
-    if len(size) != 2 or min(size) < 1:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 512x512, got {text!r}")
-    return size
 
 
 def keyframe(text: str) -> tuple[int, tuple]:
@@ -84,25 +75,14 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--rotate", type=float_between(-360.0, 360.0), default=0.0, metavar="DEG", help="counter-clockwise turn per frame")
     p.add_argument("--shift", type=pair_of_floats, default=(0.0, 0.0), metavar="DX,DY",
                    help="content moves by DX,DY pixels per frame (right, down)")
-    p.add_argument("--size", type=frame_size, metavar="WxH", help="resize the input to this frame size first")
-    p.add_argument("-m", "--model", default=DEFAULT_MODEL, help=f"zoo name or .onnx path (default {DEFAULT_MODEL})")
-    p.add_argument("-l", "--layer", action="append", type=layer_weight, metavar="NAME[:WEIGHT]",
-                   help="layer to amplify; repeat for several (see `dreamjax layers MODEL`)")
-    p.add_argument("--objective", action="append", type=objective_text, metavar="TERMS",
-                   help="what to amplify, as in `dreamjax dream --help` (e.g. 'blocks.5:1.0,class=daisy:0.5')")
-    p.add_argument("--class", dest="classes", action="append", metavar="NAME", help="amplify an ImageNet class")
-    p.add_argument("--guide", action="append", metavar="IMAGE", help="amplify what the default layer sees in IMAGE")
+    p.add_argument("--size", type=size_text, metavar="WxH", help="resize the input to this frame size first")
+    add_model_options(p)
+    add_objective_options(p)
     p.add_argument("--keyframe", action="append", type=keyframe, metavar="FRAME:TERMS",
                    help="from frame FRAME on, amplify TERMS instead (e.g. 40:stage6, 80:class=daisy); repeat "
                         "for a schedule")
-    p.add_argument("--octaves", type=int_between(1, MAX_OCTAVES), default=2, help="octaves per frame (default 2)")
-    p.add_argument("--octave-scale", type=float_between(1.0, MAX_OCTAVE_SCALE), default=1.4)
-    p.add_argument("--steps", type=int_between(1, MAX_STEPS), default=5, help="ascent steps per octave and frame (default 5)")
-    p.add_argument("--step-size", type=positive_float, default=0.01)
-    p.add_argument("--jitter", type=int_between(0, MAX_JITTER), default=32, help="max random shift in pixels")
-    p.add_argument("--seed", type=int_between(0, 2**62), default=0, help="frame i dreams with seed SEED + i")
-    p.add_argument("--tile", type=non_negative_int, default=TileConfig.size, metavar="SIZE",
-                   help=f"frames with a side over SIZE run in tiles (default {TileConfig.size}; 0: never)")
+    add_ascent_options(p, octaves=2, steps=5, steps_help="ascent steps per octave and frame",
+                       seed_help="frame i dreams with seed SEED + i")
     p.add_argument("--animation", action="append", type=animation_kind, metavar="KIND",
                    help="also join the frames into OUTDIR/zoom.KIND: gif (default), webp, mp4 (needs the "
                         "`video` extra) or none; repeat for several")
@@ -110,9 +90,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     again = p.add_mutually_exclusive_group()
     again.add_argument("--restart", action="store_true", help="delete the frames in OUTDIR and start over")
     again.add_argument("--force", action="store_true", help="continue a stream even though its settings changed")
-    p.add_argument("--max-pixels", type=positive_int, default=imageio.DEFAULT_MAX_PIXELS,
-                   help="refuse bigger input images (decompression-bomb guard)")
-    p.add_argument("--no-cache", action="store_true", help="don't use the persistent compilation cache")
+    add_input_options(p)
     return p
 
 
@@ -122,8 +100,9 @@ def _start_image(args: argparse.Namespace) -> tuple[Path, np.ndarray]:
 
     source = Path(args.image) if args.image else imageio.sample_image_path()
     pil = imageio.to_pil(imageio.load_image(source, max_pixels=args.max_pixels))
-    if args.size and pil.size != args.size:
-        pil = pil.resize(args.size, Image.Resampling.LANCZOS)
+    size = args.size[::-1] if args.size else pil.size  # (height, width) -> PIL's (width, height)
+    if pil.size != size:
+        pil = pil.resize(size, Image.Resampling.LANCZOS)
     return source, np.asarray(pil, dtype=np.float32) / 255.0
 
 
@@ -132,6 +111,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     motion = zoomlib.Motion(args.zoom, args.rotate, args.shift)
     config = DreamConfig(octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps, step_size=args.step_size,
                          jitter=args.jitter, seed=args.seed, tiles=TileConfig(size=args.tile))
+    zoomlib.check_seeds(config, args.frames)  # before the folder is touched
     source, start = _start_image(args)
     outdir = Path(args.outdir) if args.outdir else Path(f"{source.stem}_zoom")
     use_compilation_cache(not args.no_cache)
@@ -165,9 +145,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     new = result.frames - result.resumed_at
     if new:
         console.print(
-            f"dreamed {new} frames in {time.perf_counter() - started:.1f} s: compile {stats.compile_seconds:.1f} s "
-            f"({stats.programs_compiled} programs, {stats.programs_from_disk} from cache), "
-            f"ascent {stats.run_seconds:.1f} s",
+            f"dreamed {new} frames in {time.perf_counter() - started:.1f} s: {cost_summary(stats)}",
             highlight=False,
         )
     for path in zoomlib.animation_paths(outdir, kinds):

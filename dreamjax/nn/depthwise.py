@@ -83,13 +83,21 @@ def _dw_fwd(x, kernel, stride):
 
 def _dw_bwd(stride, res, g):
     x, kernel = res
+    xp, out_hw, ((pt, _), (pl, _)) = pad_same(x, kernel.shape[0], stride)
+    return _taps_grads(xp, kernel, stride, out_hw, g, x.shape[1:3], (pt, pl))
+
+
+def _taps_grads(xp, kernel, stride, out_hw, g, grid, before):
+    """Input and kernel gradients of ``_taps(xp, kernel, stride, out_hw)`` for the cotangent ``g``.
+
+    The input gradient is a "full" correlation of the cotangent, dilated by the stride, with the
+    flipped kernel. The dilated cotangent is padded so that the taps land exactly on ``grid``
+    (``(h, w)``, which starts ``before`` = ``(rows, cols)`` into ``xp``): low k-1-before, high
+    whatever completes the grid. The kernel gradient is k*k channel-wise products.
+    """
     k = kernel.shape[0]
-    h, w = x.shape[1], x.shape[2]
-    xp, (oh, ow), ((pt, _), (pl, _)) = pad_same(x, k, stride)
-    # The input gradient is a "full" correlation of the cotangent, dilated by the stride, with
-    # the flipped kernel. Pad the dilated cotangent so that the taps land exactly on the
-    # unpadded input grid (h x w): low k-1-pad_before, high whatever completes h+k-1.
-    span_h, span_w = (oh - 1) * stride + 1, (ow - 1) * stride + 1
+    (h, w), (pt, pl) = grid, before
+    span_h, span_w = (out_hw[0] - 1) * stride + 1, (out_hw[1] - 1) * stride + 1
     gd = lax.pad(
         g,
         jnp.zeros((), g.dtype),
@@ -102,7 +110,7 @@ def _dw_bwd(stride, res, g):
     )
     dx = _taps(gd, kernel[::-1, ::-1], 1, (h, w))
     dk = jnp.stack(
-        [jnp.stack([jnp.sum(window(xp, i, j, stride, (oh, ow)) * g, axis=(0, 1, 2)) for j in range(k)]) for i in range(k)]
+        [jnp.stack([jnp.sum(window(xp, i, j, stride, out_hw) * g, axis=(0, 1, 2)) for j in range(k)]) for i in range(k)]
     )
     return dx, dk.astype(kernel.dtype)
 
@@ -150,17 +158,7 @@ def _valid_taps_fwd(xp, kernel, stride, out_hw):
 
 def _valid_taps_bwd(stride, out_hw, res, g):
     xp, kernel = res
-    k = kernel.shape[0]
-    hp, wp = xp.shape[1], xp.shape[2]
-    # Full correlation of the stride-dilated cotangent with the flipped kernel, on the padded grid.
-    span_h, span_w = (out_hw[0] - 1) * stride + 1, (out_hw[1] - 1) * stride + 1
-    gd = lax.pad(g, jnp.zeros((), g.dtype),
-                 ((0, 0, 0), (k - 1, hp - span_h, stride - 1), (k - 1, wp - span_w, stride - 1), (0, 0, 0)))
-    dxp = _taps(gd, kernel[::-1, ::-1], 1, (hp, wp))
-    dk = jnp.stack(
-        [jnp.stack([jnp.sum(window(xp, i, j, stride, out_hw) * g, axis=(0, 1, 2)) for j in range(k)]) for i in range(k)]
-    )
-    return dxp, dk.astype(kernel.dtype)
+    return _taps_grads(xp, kernel, stride, out_hw, g, xp.shape[1:3], (0, 0))  # on the padded grid
 
 
 valid_taps.defvjp(_valid_taps_fwd, _valid_taps_bwd)

@@ -3,7 +3,7 @@
 XLA:CPU (jax 0.10) hands convolutions and dots to YNNPACK by default. Its convolutions keep
 only about 60% of two cores busy at batch 1 (a converted ResNet-18: 35 of 56 core-ms per
 call), where XLA's own convolution spreads over both. Dots stay on YNNPACK; moving elementwise
-fusions there was 1.1-2.5x slower. Measured on a 2-core AMD EPYC (benchmarks/RESULTS.md):
+fusions there was 1.1-2.5x slower. Measured on a 2-core AMD EPYC (benchmarks/NOTES.md):
 ONNX ResNet-18 forward 28.8 -> 24.0 ms at batch 1 and 234 -> 173 ms at batch 8, GoogLeNet
 23.1 -> 19.0 ms, depthwise networks within 10% either way, the EfficientNet-Lite0 dream step
 unchanged.

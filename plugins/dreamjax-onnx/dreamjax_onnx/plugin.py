@@ -46,12 +46,12 @@ class OnnxDreamModel:
     """An ONNX graph as a dreamjax DreamModel (see module docs)."""
 
     name: str
+    fn: OnnxFunction = field(repr=False)  # the converted graph; ``params`` are its weights
     params: Any
     layers: tuple[LayerInfo, ...]
     input_spec: InputSpec
     logits_layer: str | None
     class_names: tuple[str, ...] | None
-    fn: OnnxFunction = field(repr=False)
     pixel_scale: float = 1.0
     bgr: bool = False
     all_layers: tuple[LayerInfo, ...] = ()
@@ -117,8 +117,6 @@ class OnnxBackend:
         return str(ref).lower().endswith(".onnx")
 
     def load(self, ref: str, **options: Any) -> OnnxDreamModel:
-        import onnx
-
         from .load import load_onnx
 
         unknown = set(options) - {"mean", "std", "size", "pixel_scale", "bgr"}

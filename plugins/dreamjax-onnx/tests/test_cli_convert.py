@@ -51,3 +51,16 @@ def test_malformed_file_is_one_clear_line(tmp_path, capsys):
     assert main(["convert", str(bad), "--check"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "Traceback" not in err
+
+
+def test_convert_comes_from_this_plugin_through_the_commands_group(capsys):
+    from importlib.metadata import entry_points
+
+    published = {ep.name: ep.value for ep in entry_points(group="dreamjax.commands")}
+    assert published.get("convert") == "dreamjax_onnx.cli", "reinstall the plugin (pip install -e) to register it"
+    try:
+        main(["--help"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    out = capsys.readouterr().out
+    assert "check or convert an ONNX model" in out and "dreamjax-onnx" in out.split("commands from plugins:")[1]

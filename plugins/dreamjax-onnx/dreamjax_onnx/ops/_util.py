@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import onnx
 
@@ -45,12 +44,3 @@ def axis(a: int, rank: int) -> int:
 
 def axes(a: Sequence[int], rank: int) -> tuple[int, ...]:
     return tuple(sorted(axis(int(i), rank) for i in a))
-
-
-def is_float(x: Any) -> bool:
-    return jnp.issubdtype(x.dtype, jnp.floating)
-
-
-def same_dtype(x: Any, like: Any) -> Any:
-    """``x`` as an array with ``like``'s dtype (scalars and numpy included)."""
-    return jnp.asarray(x).astype(like.dtype)

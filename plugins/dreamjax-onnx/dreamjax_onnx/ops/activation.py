@@ -6,7 +6,6 @@ import math
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
 from ..registry import OpTable
 from ._util import axis

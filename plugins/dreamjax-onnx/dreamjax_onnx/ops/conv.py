@@ -100,9 +100,9 @@ def depthwise_taps(x, w, strides, dilations, padding):
     of strided slices times per-channel weights.
 
     XLA:CPU runs ``feature_group_count == C`` convolutions, and above all their input gradient,
-    10-30x slower than this (measured: /work/shared/notes/xla-cpu-depthwise.md); elsewhere the
-    grouped convolution is used. Square kernels with equal strides and no dilation use the
-    model zoo's taps, which have a hand-written gradient (4-10x faster than autodiff's).
+    10-30x slower than this (measured: benchmarks/depthwise_grad.py, benchmarks/RESULTS.md);
+    elsewhere the grouped convolution is used. Square kernels with equal strides and no dilation
+    use dreamjax.nn's taps, which have a hand-written gradient (4-10x faster than autodiff's).
     """
     mult = w.shape[2] // x.shape[3]
     if mult > 1:  # channel multiplier: output channel c*mult + k reads input channel c

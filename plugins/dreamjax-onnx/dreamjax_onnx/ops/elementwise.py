@@ -83,9 +83,7 @@ def pow_(n, x, y):
     x, y = jnp.asarray(x), jnp.asarray(y)
     if x.dtype == y.dtype:
         return jnp.power(x, y)
-    if jnp.issubdtype(x.dtype, jnp.floating):
-        if jnp.issubdtype(y.dtype, jnp.integer):
-            return jnp.power(x, y.astype(x.dtype))
+    if jnp.issubdtype(x.dtype, jnp.floating):  # any exponent: in the base's type
         return jnp.power(x, y.astype(x.dtype))
     # Integer base, other exponent: compute wide, return the base's type (as ONNX does).
     return jnp.power(x.astype(jnp.float64 if jax.config.jax_enable_x64 else jnp.float32), y).astype(x.dtype)

@@ -1,4 +1,5 @@
-"""Shape, layout, indexing and tensor-construction operators.
+"""Shapes and layout: Shape, Size, Reshape, Flatten, Transpose, Squeeze, Unsqueeze, Concat,
+Split, Expand, Tile, Pad, CenterCropPad, DepthToSpace, SpaceToDepth.
 
 Shape and Size return numpy arrays: a shape is always known while tracing, so everything
 computed from it (Gather, Concat, Slice... of shapes) is folded by the converter and the
@@ -15,7 +16,7 @@ from jax import lax
 
 from .. import layout
 from ..registry import OpTable
-from ._util import axis, jax_dtype, np_dtype, static_ints, static_value
+from ._util import axis, static_ints
 
 T = OpTable()
 INT64 = np.int64
@@ -155,115 +156,6 @@ def split_18(n, x, split=None):
     return _split(x, ax, sizes)
 
 
-def _slice(x, starts, ends, axes, steps):
-    rank = x.ndim
-    axes = list(range(len(starts))) if axes is None else [axis(a, rank) for a in axes]
-    steps = [1] * len(starts) if steps is None else steps
-    index = [slice(None)] * rank
-    for s, e, a, st in zip(starts, ends, axes, steps):
-        dim = x.shape[a]
-        s = s + dim if s < 0 else s
-        e = e + dim if e < 0 else e
-        if st > 0:
-            s, e = min(max(s, 0), dim), min(max(e, 0), dim)
-        else:
-            s, e = min(max(s, 0), dim - 1), min(max(e, -1), dim - 1)
-        index[a] = slice(s, e if e >= 0 else None, st)
-    return x[tuple(index)]
-
-
-@T.op("Slice", 1)
-def slice_1(n, x):
-    return _slice(jnp.asarray(x), n.attr("starts"), n.attr("ends"), n.attr("axes"), None)
-
-
-@T.op("Slice", 10, 11, 13, static=(1, 2, 3, 4))
-def slice_10(n, x, starts, ends, axes=None, steps=None):
-    def ints(v, what):
-        return None if v is None else static_ints(v, f"Slice {what}")
-
-    return _slice(jnp.asarray(x), ints(starts, "starts"), ints(ends, "ends"), ints(axes, "axes"), ints(steps, "steps"))
-
-
-def _wrap_indices(idx, dim):
-    idx = jnp.asarray(idx)
-    return jnp.where(idx < 0, idx + dim, idx)
-
-
-@T.op("Gather", 1, 11, 13)
-def gather(n, x, indices):
-    x = jnp.asarray(x)
-    a = axis(n.attr("axis", 0), x.ndim)
-    return jnp.take(x, _wrap_indices(indices, x.shape[a]), axis=a)
-
-
-@T.op("GatherElements", 11, 13)
-def gather_elements(n, x, indices):
-    a = axis(n.attr("axis", 0), x.ndim)
-    return jnp.take_along_axis(x, _wrap_indices(indices, x.shape[a]), axis=a)
-
-
-@T.op("GatherND", 11, 12, 13)
-def gather_nd(n, x, indices):
-    b = n.attr("batch_dims", 0)
-    indices = jnp.asarray(indices)
-    k = indices.shape[-1]
-    dims = jnp.array(x.shape[b : b + k])
-    indices = jnp.where(indices < 0, indices + dims, indices)
-    batch = x.shape[:b]
-    xb = x.reshape((-1,) + x.shape[b:])
-    ib = indices.reshape((-1,) + indices.shape[b:])
-
-    def one(xi, ii):
-        return xi[tuple(jnp.moveaxis(ii, -1, 0))]
-
-    import jax
-
-    out = jax.vmap(one)(xb, ib)
-    return out.reshape(batch + out.shape[1:])
-
-
-def _scatter_elements(n, x, indices, updates):
-    a = axis(n.attr("axis", 0), x.ndim)
-    indices = _wrap_indices(indices, x.shape[a])
-    grid = jnp.meshgrid(*[jnp.arange(s) for s in indices.shape], indexing="ij")
-    grid[a] = indices
-    ref = x.at[tuple(grid)]
-    return _apply_reduction(ref, updates, n.attr("reduction", "none"))
-
-
-def _apply_reduction(ref, updates, reduction):
-    if reduction == "add":
-        return ref.add(updates)
-    if reduction == "mul":
-        return ref.multiply(updates)
-    if reduction == "max":
-        return ref.max(updates)
-    if reduction == "min":
-        return ref.min(updates)
-    return ref.set(updates)
-
-
-@T.op("ScatterElements", 11, 13, 16, 18)
-def scatter_elements(n, x, indices, updates):
-    return _scatter_elements(n, x, indices, updates)
-
-
-@T.op("Scatter", 9, 11)
-def scatter(n, x, indices, updates):
-    return _scatter_elements(n, x, indices, updates)
-
-
-@T.op("ScatterND", 11, 13, 16, 18)
-def scatter_nd(n, x, indices, updates):
-    indices = jnp.asarray(indices)
-    k = indices.shape[-1]
-    dims = jnp.array(x.shape[:k])
-    indices = jnp.where(indices < 0, indices + dims, indices)
-    ref = x.at[tuple(jnp.moveaxis(indices, -1, 0))]
-    return _apply_reduction(ref, updates, n.attr("reduction", "none"))
-
-
 @T.op("Expand", 8, 13, static=(1,))
 def expand(n, x, shape):
     x = jnp.asarray(x)
@@ -312,73 +204,6 @@ def pad_18(n, x, pads, value=None, axes=None):
     return _pad(x, static_ints(pads, "Pad pads"), n.attr("mode", "constant"), 0 if value is None else value, ax)
 
 
-@T.op("ConstantOfShape", 9, 20, 21, 23, 24, 25, static=(0,))
-def constant_of_shape(n, shape):
-    value = n.attr("value")
-    value = np.zeros((1,), np.float32) if value is None else value
-    return np.full(tuple(static_ints(shape, "ConstantOfShape shape")), value.reshape(-1)[0], value.dtype)
-
-
-@T.op("Constant", 1, 9, 11, 12, 13, 19, 21, 23, 24, 25)
-def constant(n):
-    a = n.attrs
-    if "value" in a:
-        return np.asarray(a["value"])
-    if "value_float" in a:
-        return np.array(a["value_float"], np.float32)
-    if "value_floats" in a:
-        return np.array(a["value_floats"], np.float32)
-    if "value_int" in a:
-        return np.array(a["value_int"], INT64)
-    if "value_ints" in a:
-        return np.array(a["value_ints"], INT64)
-    if "value_string" in a:
-        return np.array(a["value_string"], object)
-    if "value_strings" in a:
-        return np.array(a["value_strings"], object)
-    if "sparse_value" in a:
-        from onnx import numpy_helper
-
-        sp = a["sparse_value"]
-        vals, idx = numpy_helper.to_array(sp.values), numpy_helper.to_array(sp.indices)
-        dense = np.zeros(tuple(sp.dims), vals.dtype)
-        dense.reshape(-1)[idx.reshape(-1)] = vals
-        return dense
-    raise ValueError("Constant node has no value attribute")
-
-
-@T.op("Range", 11, 27, static=(0, 1, 2))
-def range_(n, start, limit, delta):
-    s, l_, d = (np.asarray(static_value(v, "Range bounds")) for v in (start, limit, delta))
-    dtype = s.dtype
-    s, l_, d = (v.reshape(-1)[0] for v in (s, l_, d))  # scalars (some exporters emit shape [1])
-    count = max(int(np.ceil((l_ - s) / d)), 0)
-    return (s + np.arange(count, dtype=dtype) * d).astype(dtype)
-
-
-@T.op("Dropout", 7)
-def dropout_7(n, x):
-    return x, jnp.ones(x.shape, x.dtype)  # Dropout-7's mask has the input's type
-
-
-@T.op("Dropout", 10)
-def dropout_10(n, x):
-    return x, jnp.ones(x.shape, bool)
-
-
-@T.op("Dropout", 12, 13, 22, static=(1, 2))
-def dropout_12(n, x, ratio=None, training_mode=None):
-    training = training_mode is not None and bool(static_value(training_mode, "Dropout training_mode"))
-    r = 0.5 if ratio is None else float(static_value(ratio, "Dropout ratio"))
-    if not training or r == 0:
-        return x, jnp.ones(x.shape, bool)
-    # Training mode: the mask comes from numpy's RandomState(seed), as in the ONNX reference,
-    # drawn once while tracing. Deterministic per seed; this converter targets inference.
-    mask = np.random.RandomState(n.attr("seed", 0)).uniform(0, 1.0, x.shape) >= r
-    scale = jnp.asarray(1.0 / (1.0 - r), x.dtype)
-    return x * mask.astype(x.dtype) * scale, jnp.asarray(mask)
-
-
 @T.op("DepthToSpace", 1, 11, 13, 28)
 def depth_to_space(n, x):
     b = n.attr("blocksize")
@@ -400,62 +225,6 @@ def space_to_depth(n, x):
     else:
         y = y.transpose(0, 3, 5, 1, 2, 4)
     return y.reshape(N, C * b * b, H // b, W // b)
-
-
-@T.op("Trilu", 14, static=(1,))
-def trilu(n, x, k=None):
-    kk = 0 if k is None else static_ints(k, "Trilu k")[0]
-    return jnp.triu(x, kk) if n.attr("upper", 1) else jnp.tril(x, kk)
-
-
-@T.op("EyeLike", 9, 22)
-def eye_like(n, x):
-    dt = np_dtype(n.attr("dtype")) if n.attr("dtype") is not None else x.dtype
-    return jnp.eye(x.shape[0], x.shape[1], k=n.attr("k", 0), dtype=jax_dtype(dt))
-
-
-@T.op("OneHot", 9, 11, 28, static=(1,))
-def one_hot(n, indices, depth, values):
-    d = int(static_value(depth, "OneHot depth").reshape(-1)[0])
-    indices = jnp.asarray(indices)
-    rank = indices.ndim + 1
-    a = axis(n.attr("axis", -1), rank)
-    idx = jnp.where(indices < 0, indices + d, indices)
-    hot = jnp.expand_dims(idx, a) == lax.broadcasted_iota(idx.dtype, tuple(np.insert(np.array(idx.shape, int), a, d)), a)
-    values = jnp.asarray(values)
-    return jnp.where(hot, values[1], values[0])
-
-
-@T.op("Compress", 9, 11, 28, static=(1,))
-def compress(n, x, condition):
-    cond = static_value(condition, "Compress condition").astype(bool)
-    a = n.attr("axis")
-    if a is None:
-        flat = jnp.reshape(x, (-1,))
-        return flat[np.nonzero(cond)[0]]
-    a = axis(a, x.ndim)
-    return jnp.take(x, np.nonzero(cond[: x.shape[a]])[0], axis=a)
-
-
-@T.op("NonZero", 9, 13, static=(0,))
-def non_zero(n, x):
-    return np.array(np.nonzero(static_value(x, "NonZero input")), INT64)
-
-
-@T.op("ReverseSequence", 10, 28)
-def reverse_sequence(n, x, lengths):
-    batch_axis, time_axis = n.attr("batch_axis", 1), n.attr("time_axis", 0)
-    t = jnp.arange(x.shape[time_axis])
-    lengths = jnp.asarray(lengths)
-    shape = [1] * x.ndim
-    shape[time_axis] = x.shape[time_axis]
-    tt = t.reshape(shape)
-    lshape = [1] * x.ndim
-    lshape[batch_axis] = x.shape[batch_axis]
-    ll = lengths.reshape(lshape)
-    src = jnp.where(tt < ll, ll - 1 - tt, tt)
-    src = jnp.broadcast_to(src, x.shape)
-    return jnp.take_along_axis(x, src, axis=time_axis)
 
 
 @T.op("CenterCropPad", 18, static=(1,))

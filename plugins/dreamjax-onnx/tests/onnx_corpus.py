@@ -1,14 +1,20 @@
-"""Crafted ONNX files for the bad-file corpus (scripts/make_corpus.py writes them to tests/corpus/onnx).
+"""Crafted ONNX files for the hostile-file corpus in tests/corpus/ (table: test_onnx_hostile.py).
+
+    python plugins/dreamjax-onnx/tests/onnx_corpus.py          # rewrites tests/corpus/
+    python plugins/dreamjax-onnx/tests/onnx_corpus.py OUT_DIR  # somewhere else (the tests do)
 
 Each model is a few hundred bytes and breaks one rule: a file that is no protobuf, a graph with
 a cycle or a value nobody produces, tensors declaring absurd sizes, external data pointing out
-of the model's folder (absolute, ``..``, through a symlink). Values of :func:`models` are bytes,
-or a :class:`Symlink` the generator creates as a link.
+of the model's folder (absolute, ``..``, through a symlink) at ``outside.bin``, a file beside
+the folder that would fit the tensor exactly. Values of :func:`models` are bytes, or a
+:class:`Symlink` the generator creates as a link. Deterministic given the same onnx version.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -90,12 +96,41 @@ def models() -> dict[str, bytes | Symlink]:
         "sparse_huge.onnx": _bytes(_model([relu("x", "y", "r")], sparse=[sparse_huge])),
         # External data that escapes the model's folder, or is not there.
         "external_absolute.onnx": _bytes(_conv_model(_external("/etc/passwd"))),
-        "external_dotdot.onnx": _bytes(_conv_model(_external("../checkpoints/empty.pth"))),
+        "external_dotdot.onnx": _bytes(_conv_model(_external("../outside.bin"))),
         "external_symlink.onnx": _bytes(_conv_model(_external("weights_link.bin"))),
-        "weights_link.bin": Symlink("../images/png_no_iend.png"),
+        "weights_link.bin": Symlink("../outside.bin"),
         "external_missing.onnx": _bytes(_conv_model(_external("no_such_weights.bin"))),
         "external_short.onnx": _bytes(_conv_model(_external("short_weights.bin"))),
         "short_weights.bin": weights[:100],
         "external_offset_past_end.onnx": _bytes(_conv_model(_external("weights.bin", offset=10_000, length=len(weights)))),
         "weights.bin": weights,
     }
+
+
+def outside_bytes() -> bytes:
+    """``outside.bin``, beside the models' folder: weights of the right size, never to be read."""
+    return np.random.default_rng(0).normal(size=(4, 3, 3, 3)).astype(np.float32).tobytes()
+
+
+def build(out: Path) -> list[Path]:
+    """Write the models into ``out/onnx/`` and ``outside.bin`` into ``out``."""
+    folder = out / "onnx"
+    folder.mkdir(parents=True, exist_ok=True)
+    (out / "outside.bin").write_bytes(outside_bytes())
+    written = [out / "outside.bin"]
+    for name, data in models().items():
+        target = folder / name
+        if target.is_symlink() or target.exists():
+            target.unlink()
+        if isinstance(data, bytes):
+            target.write_bytes(data)
+        else:
+            target.symlink_to(data.target)
+        written.append(target)
+    return written
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "corpus"
+    files = build(target)
+    print(f"wrote {len(files)} files ({sum(f.lstat().st_size for f in files):,} bytes) under {target}")

@@ -3,39 +3,33 @@
 ``--check`` only reads the graph and prints the operator coverage table (exit 1 when anything
 is unsupported). Without it the model is also converted and run once on a seeded random
 input, beside onnxruntime, and the largest difference of each output is shown.
+
+Published to the ``dreamjax`` command line through the ``dreamjax.commands`` entry point
+``convert`` (see ``pyproject.toml``): ``register`` and ``run`` as in dreamjax's own commands.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import time
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import DreamjaxError
+from .convert import check_model, to_jax
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = sub.add_parser("convert", help="check or convert an ONNX model (needs dreamjax-onnx)")
+    p = sub.add_parser("convert", help="check or convert an ONNX model")
     p.add_argument("model", help="path to an .onnx file")
     p.add_argument("--check", action="store_true", help="only list the operators and whether each is supported")
     p.add_argument("--batch", type=int, default=1, help="batch size of the trial run (default 1)")
     return p
 
 
-def _plugin():
-    try:
-        return importlib.import_module("dreamjax_onnx")
-    except ImportError as exc:
-        raise DreamjaxError(f"the ONNX plugin is not installed ({exc})", "pip install ./plugins/dreamjax-onnx") from None
-
-
 def run(args: argparse.Namespace, console: Console) -> int:
-    onnx_plugin = _plugin()
-    rows = onnx_plugin.check_model(args.model)
+    rows = check_model(args.model)
     table = Table(title=f"operators in {args.model}")
     for column in ("domain", "op", "opset", "since", "nodes", "supported"):
         table.add_column(column, justify="right" if column in ("opset", "since", "nodes") else "left")
@@ -53,16 +47,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
     console.print(f"all {len(rows)} operator types supported", highlight=False)
     if args.check:
         return 0
-    return _trial_run(onnx_plugin, args.model, max(1, args.batch), console)
+    return _trial_run(args.model, max(1, args.batch), console)
 
 
-def _trial_run(onnx_plugin, path: str, batch: int, console: Console) -> int:
+def _trial_run(path: str, batch: int, console: Console) -> int:
     import jax
     import onnx
     import onnxruntime
 
     t0 = time.perf_counter()
-    fn, params = onnx_plugin.to_jax(path)
+    fn, params = to_jax(path)
     convert_s = time.perf_counter() - t0
     graph_input = onnx.load(path, load_external_data=False).graph.input
     initializers = {t.name for t in onnx.load(path, load_external_data=False).graph.initializer}
