@@ -233,8 +233,8 @@ def test_objective_is_a_pytree_with_numbers_and_arrays_as_leaves(tiny, guide):
     runtime = jax.tree_util.tree_leaves(objective.runtime())
     assert [np.asarray(leaf).dtype for leaf in runtime] == [np.float32] * 3
     # Weights, channels, neuron positions and class numbers are runtime numbers: same structure.
-    a = build_objective(tiny, "conv1:0.5,conv2[1-3],conv2[4]@0.2,0.7,class=b")
-    b = build_objective(tiny, "conv1:2,conv2[5-7],conv2[1]@0.9,0.1,class=c:3")
+    a = build_objective(tiny, "conv1:0.5,conv2[1-3],conv2[4]@(0.2,0.7),class=b")
+    b = build_objective(tiny, "conv1:2,conv2[5-7],conv2[1]@(0.9,0.1),class=c:3")
     assert jax.tree_util.tree_structure(a.runtime()) == jax.tree_util.tree_structure(b.runtime())
     assert a.structure() == b.structure()
 

@@ -21,9 +21,15 @@ Why these rungs:
   rungs would share more programs but cost more per step, finer ones the reverse.
 - Below ``8g`` every multiple of ``g``: small octaves are cheap to step either way.
 
-The picture sits at the top-left of its canvas; the rest is filled with the picture mirrored
+The picture sits near the top-left of its canvas; the rest is filled with the picture mirrored
 at its edges (symmetric, period twice the picture, so any pad width works), which looks like
-more of the picture to the network. The objective and the gradient only count the real pixels,
+more of the picture to the network. For networks that pad like TensorFlow's "SAME" (the zoo's),
+each strided layer samples its input on a grid that depends on the parity of that input's size,
+so a picture at the canvas's corner would be sampled half a step off at some layers and dream
+differently everywhere. The picture is therefore placed at the offset (0 to ``g - 1`` rows and
+columns) that keeps every layer's grid where it lies on the picture alone (:func:`grid_offset`):
+then only the border, where the network sees mirrored pixels instead of zeros, differs from an
+exact canvas. The objective and the gradient only count the real pixels,
 and the pad is filled again from the real pixels on every step (:mod:`.region`). Big images
 keep using tiles (:mod:`.tiling`): all tiled octaves of a picture share the canvas of the
 largest one, so they share one program, and the tile layout is a runtime argument.
@@ -70,8 +76,11 @@ class Canvas:
         return Canvas(tuple(size), tuple(size))
 
     @staticmethod
-    def bucket(size: tuple[int, int], granularity: int) -> Canvas:
-        return Canvas((rung(size[0], granularity), rung(size[1], granularity)), tuple(size))
+    def bucket(size: tuple[int, int], granularity: int, same_padding: bool = False) -> Canvas:
+        """The smallest ladder canvas for a picture of ``size`` (on the network's grid, see above)."""
+        offset = tuple(grid_offset(n, granularity) for n in size) if same_padding else (0, 0)
+        shape = tuple(rung(n + o, granularity) for n, o in zip(size, offset))
+        return Canvas(shape, tuple(size), offset)
 
     @property
     def padded_fraction(self) -> float:
@@ -93,11 +102,27 @@ class Canvas:
         return canvases[:, top : top + h, left : left + w]
 
 
+def grid_offset(length: int, stride: int) -> int:
+    """Rows before a picture of ``length`` rows that keep "SAME" stride-2 layers on its grid.
+
+    A stride-2 "SAME" layer centres its outputs on input rows ``2i + 1`` of an even input and
+    ``2i`` of an odd one. The canvas is a multiple of ``stride``, so even at each of the
+    ``log2(stride)`` strided layers; the picture's input to layer ``l`` has
+    ``ceil(length / 2**l)`` rows. Working back from an offset of 0 at the last layer, an odd
+    input at layer ``l`` needs one more row before it there: ``o_l = 2 * o_(l+1) + parity``.
+    """
+    offset, layers = 0, max(0, stride - 1).bit_length()
+    for layer in reversed(range(layers)):
+        offset = 2 * offset + (-(-length // 2**layer)) % 2
+    return offset
+
+
 def mirror_index(length: int, start: int, size: int) -> np.ndarray:
-    """For each of ``length`` positions, the pixel of ``[start, start + size)`` it shows.
+    """For each of ``length`` canvas positions, which of the picture's ``size`` pixels it shows,
+    for a picture placed at ``start``.
 
     Inside, itself; outside, the picture mirrored at its edges (edge pixels repeated, as
     ``numpy.pad(mode="symmetric")``), repeating with period ``2 * size`` for wide pads.
     """
     t = (np.arange(length) - start) % (2 * size)
-    return (start + np.where(t < size, t, 2 * size - 1 - t)).astype(np.int32)
+    return np.where(t < size, t, 2 * size - 1 - t).astype(np.int32)

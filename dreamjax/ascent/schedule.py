@@ -49,7 +49,9 @@ def plan_octaves(model: DreamModel, objective: Objective, shapes: list[tuple[int
     """
     exact = exact_shapes or bool(whole_canvas_layers(model, objective))
     stride = model_stride(model)
+    same = getattr(model.input_spec, "same_padding", False)
     tiled = [plan_tiles(s, batch, tiles, stride) is not None for s in shapes]
+    # Tiles sample their own grid (as on an exact canvas), so tiled pictures sit at the corner.
     shared = Canvas.bucket(shapes[max(i for i, t in enumerate(tiled) if t)], stride).shape if any(tiled) else None
     structure = json.dumps(objective.structure(), sort_keys=True)
     octaves = []
@@ -59,7 +61,7 @@ def plan_octaves(model: DreamModel, objective: Objective, shapes: list[tuple[int
         elif tiled[i]:
             canvas = Canvas(shared, size)
         else:
-            canvas = Canvas.bucket(size, stride)
+            canvas = Canvas.bucket(size, stride, same)
         tile_plan = plan_tiles(size, batch, tiles, stride, canvas.shape)
         tile_shape = None
         if tile_plan is not None:

@@ -66,6 +66,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=positive_int, default=imageio.DEFAULT_MAX_PIXELS,
                    help="refuse bigger input images (decompression-bomb guard)")
     p.add_argument("--no-cache", action="store_true", help="don't use the persistent compilation cache")
+    p.add_argument("--exact-shapes", action="store_true",
+                   help="dream on each octave's own size instead of a padded canvas from the size ladder (compiles more)")
     steer = p.add_argument_group("steering")
     steer.add_argument("--objective", action="append", type=objective_text, metavar="TERMS",
                        help="what to amplify, e.g. 'blocks.5:1.0,blocks.3[12]:0.5,class=tabby cat:2' (grammar below)")
@@ -101,7 +103,7 @@ def prepare(args: argparse.Namespace, first: dict):
     s = resolve(args, dict(preset.settings) if preset else None)
     regularisers = Regularisers(s["tv"], s["blur"], s["laplacian"], bool(s["decorrelate_colour"]))
     config = DreamConfig(s["octaves"], s["octave_scale"], s["steps"], s["step_size"], s["jitter"], s["seed"],
-                         TileConfig(size=s["tile"]), regularisers)
+                         TileConfig(size=s["tile"]), regularisers, bool(s["exact_shapes"]))
     terms = objective_terms(s) or (objective_syntax.parse_objective(preset.objective) if preset else ())
     objective = build_objective(model, terms or [objective_syntax.LayerTerm(default_layer(model))])
     return model, preset, s, config, objective
@@ -137,13 +139,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
     started = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
                   TimeElapsedColumn(), console=console, transient=False) as bar:
-        task = bar.add_task("octave 1", total=config.octaves * config.steps)
+        task = bar.add_task("preparing", total=config.octaves * config.steps)
 
         def on_octave(i: int, n: int, shape: tuple[int, int]) -> None:
-            bar.update(task, total=n * config.steps, completed=(i + 1) * config.steps,
-                       description=f"octave {min(i + 2, n)}/{n}")
+            bar.update(task, total=n * config.steps, completed=(i + 1) * config.steps)
 
-        dreamed, stats = dreamer_for(model).run(picture[None], objective, config, on_octave, devices=s["devices"])
+        def on_status(text: str) -> None:  # what the run waits for: "compiling octave 2/4", "dreaming octave 2/4"
+            bar.update(task, description=text)
+
+        dreamed, stats = dreamer_for(model).run(picture[None], objective, config, on_octave, devices=s["devices"],
+                                                status=on_status)
     imageio.save_image(output, dreamed[0])
     total = time.perf_counter() - started
     console.print(

@@ -113,6 +113,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=positive_int, default=imageio.DEFAULT_MAX_PIXELS,
                    help="refuse bigger input images (decompression-bomb guard)")
     p.add_argument("--no-cache", action="store_true", help="don't use the persistent compilation cache")
+    p.add_argument("--exact-shapes", action="store_true",
+                   help="dream on each octave's own size instead of a padded canvas from the size ladder (compiles more)")
     return p
 
 
@@ -131,7 +133,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     kinds = [k for k in dict.fromkeys(args.animation or ["gif"]) if k != "none"]
     motion = zoomlib.Motion(args.zoom, args.rotate, args.shift)
     config = DreamConfig(octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps, step_size=args.step_size,
-                         jitter=args.jitter, seed=args.seed, tiles=TileConfig(size=args.tile))
+                         jitter=args.jitter, seed=args.seed, tiles=TileConfig(size=args.tile), exact_shapes=args.exact_shapes)
     source, start = _start_image(args)
     outdir = Path(args.outdir) if args.outdir else Path(f"{source.stem}_zoom")
     use_compilation_cache(not args.no_cache)
