@@ -7,7 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from dreamjax import dream
 from dreamjax.ascent.buckets import Canvas, grid_offset, ladder, mirror_index, rung
+from dreamjax.ascent.objectives import layer_objective
 from dreamjax.ascent.region import Region, roll
 from dreamjax.ascent.resample import resize
 
@@ -110,3 +112,80 @@ def test_region_cells_mask_and_mean():
     np.testing.assert_allclose(region.mean(values), [1.0, 1.0])
     per_image = Region(jnp.asarray([[0, 0, 8, 12], [0, 0, 4, 6]], jnp.int32), (8, 12))
     assert np.asarray(per_image.mask()).sum(axis=(1, 2, 3)).tolist() == [96, 24]
+
+
+# --- bucketed dreams against exact ones --------------------------------------------------
+
+def test_a_bucketed_step_equals_the_exact_step_away_from_the_border(tiny, rng):
+    """One step, no jitter: the padded canvas changes the step's direction only within the
+    network's reach of the border (the tiny model reaches about 20 pixels); its length differs
+    a little, because the step is normalised over the whole picture, border included."""
+    pictures = rng.uniform(0.2, 0.8, size=(2, 101, 115, 3)).astype(np.float32)
+    settings = dict(octaves=1, steps=1, jitter=0)
+    exact = dream(tiny, pictures, "conv2", exact_shapes=True, **settings) - pictures
+    bucketed = dream(tiny, pictures, "conv2", **settings) - pictures
+    inner = (slice(None), slice(24, -24), slice(24, -24))
+    for a, b in zip(bucketed[inner], exact[inner]):
+        scale = float(np.vdot(a, b) / np.vdot(b, b))
+        assert abs(scale - 1) < 0.1 and np.abs(a - scale * b).max() < 1e-4 * np.abs(b).max()
+    assert np.abs(bucketed - exact).max() > 1e-3 * np.abs(exact).max()  # the border differs: mirror, not zeros
+
+
+def test_a_bucketed_dream_stays_within_tolerance_of_the_exact_dream(tiny, rng):
+    """The stated tolerance (docs/programs.md): over a whole dream the ascent spreads the
+    border's difference, but the dream reaches the same objective, and the pictures are much
+    closer than two exact dreams with different seeds."""
+    pictures = rng.uniform(0.2, 0.8, size=(1, 101, 115, 3)).astype(np.float32)
+    settings = dict(octaves=3, steps=6, jitter=6, octave_scale=1.4)
+    exact = dream(tiny, pictures, "conv2", exact_shapes=True, **settings)
+    other_seed = dream(tiny, pictures, "conv2", exact_shapes=True, seed=1, **settings)
+    bucketed = dream(tiny, pictures, "conv2", **settings)
+    energy = lambda x: float(layer_objective(tiny, "conv2")(tiny.apply(tiny.params, jnp.asarray(x), ("conv2",)))[0])  # noqa: E731
+    assert abs(energy(bucketed) - energy(exact)) < 0.05 * (energy(exact) - energy(pictures))
+    assert np.abs(bucketed - exact).mean() < 0.5 * np.abs(other_seed - exact).mean()
+    assert psnr(bucketed, exact) > 30.0
+
+
+def psnr(a, b):
+    return float(10 * np.log10(1.0 / np.mean((a - b) ** 2)))
+
+
+def test_a_folder_of_six_photo_sizes_compiles_at_most_eighteen_programs():
+    """The first-picture benchmark's folder (six sizes, 4 octaves each: 24 octave sizes) on
+    EfficientNet-Lite0's ladder: 18 distinct canvases, so 18 programs, 10% of the pixels padding."""
+    from dreamjax.ascent.objectives import layer_objective as objective_for
+    from dreamjax.ascent.regularisers import Regularisers
+    from dreamjax.ascent.schedule import octave_shapes, plan_octaves
+    from dreamjax.ascent.tiling import TileConfig
+    from dreamjax.backends import load_model
+
+    model = load_model("efficientnet_lite0")
+    objective = objective_for(model, "blocks.8")
+    plans, real, stepped = set(), 0, 0
+    for h, w in [(300, 451), (300, 400), (384, 512), (256, 384), (320, 480), (240, 320)]:
+        shapes = octave_shapes(h, w, 4, 1.4, model.input_spec.min_size)
+        for exact in (False, True):
+            octaves = plan_octaves(model, objective, shapes, 1, 1, tiles=TileConfig(), regularisers=Regularisers(),
+                                   exact_shapes=exact)
+            if not exact:
+                plans |= {o.plan for o in octaves}
+                real += sum(a * b for a, b in shapes)
+                stepped += sum(a * b for a, b in (o.canvas.shape for o in octaves))
+            else:
+                assert len({o.plan for o in octaves}) == 4
+    assert len(plans) == 18 and 0.05 < 1 - real / stepped < 0.12
+
+
+def test_programs_compiled_for_a_folder_match_its_distinct_canvases(tiny, rng):
+    from dreamjax.ascent.engine import DreamConfig, Dreamer
+
+    dreamer = Dreamer(tiny)
+    objective = layer_objective(tiny, "conv1")
+    config = DreamConfig(octaves=2, steps=1, jitter=2)
+    sizes = [(60, 75), (58, 73), (63, 80), (45, 60), (61, 77), (40, 52)]
+    canvases, compiled = set(), 0
+    for h, w in sizes:
+        _, stats = dreamer.run(rng.uniform(size=(1, h, w, 3)).astype(np.float32), objective, config)
+        canvases |= set(stats.canvases)
+        compiled += stats.programs_compiled
+    assert compiled == len(canvases) < 2 * len(sizes)

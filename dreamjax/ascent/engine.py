@@ -180,7 +180,7 @@ class Dreamer:
             canvas = placement.spec((batch, *octave.canvas.shape, 3))
         regs = config.regularisers.numbers()
         settings = Settings.of(config.steps, config.step_size, config.jitter, regs["tv"], regs["blur_sigma"], octave.index)
-        layout = None if octave.tiles is None else octave.tiles.layout(octave.plan.tiles.chunks, octave.canvas.offset)
+        layout = None if octave.tiles is None else octave.tiles.layout(octave.plan.tiles.chunks)
         return (self.model.params, objective, canvas, octave.canvas.region(), settings, root, layout)
 
     def _start_builds(self, octaves, objective, config, root, placement, stats) -> dict[OctavePlan, Future]:

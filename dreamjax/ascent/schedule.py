@@ -51,18 +51,21 @@ def plan_octaves(model: DreamModel, objective: Objective, shapes: list[tuple[int
     stride = model_stride(model)
     same = getattr(model.input_spec, "same_padding", False)
     tiled = [plan_tiles(s, batch, tiles, stride) is not None for s in shapes]
-    # Tiles sample their own grid (as on an exact canvas), so tiled pictures sit at the corner.
-    shared = Canvas.bucket(shapes[max(i for i, t in enumerate(tiled) if t)], stride).shape if any(tiled) else None
+    shared = None
+    if any(tiled):  # all tiled octaves on one canvas: the biggest they need
+        sides = [Canvas.bucket(s, stride, same).shape for s, t in zip(shapes, tiled) if t]
+        shared = (max(h for h, _ in sides), max(w for _, w in sides))
     structure = json.dumps(objective.structure(), sort_keys=True)
     octaves = []
     for i, size in enumerate(shapes):
         if exact:
             canvas = Canvas.exact(size)
-        elif tiled[i]:
-            canvas = Canvas(shared, size)
+        elif tiled[i]:  # tiles cut a side into pieces on their own grid; one tile whole keeps the picture's
+            offset = Canvas.bucket(size, stride, same).offset
+            canvas = Canvas(shared, size, tuple(o if n + o <= tiles.size else 0 for o, n in zip(offset, size)))
         else:
             canvas = Canvas.bucket(size, stride, same)
-        tile_plan = plan_tiles(size, batch, tiles, stride, canvas.shape)
+        tile_plan = plan_tiles(size, batch, tiles, stride, canvas.shape, canvas.offset)
         tile_shape = None
         if tile_plan is not None:
             most = plan_tiles(canvas.shape, batch, tiles, stride, canvas.shape).chunks

@@ -81,15 +81,15 @@ class TilePlan:
     def real_tiles(self) -> int:
         return sum(1 for y0, y1, x0, x1 in self.cores if y1 > y0 and x1 > x0)
 
-    def layout(self, chunks: int, offset: tuple[int, int] = (0, 0)) -> TileLayout:
-        """This plan as runtime arrays of ``chunks`` chunks, for a picture at ``offset`` in its canvas."""
+    def layout(self, chunks: int) -> TileLayout:
+        """This plan as runtime arrays of ``chunks`` chunks."""
         if chunks < self.chunks:
             raise ValueError(f"a layout of {chunks} chunks cannot hold {self.chunks}")
         n, b = len(self.starts), self.batch
         starts = np.zeros((chunks * b, 3), np.int32)
         cores = np.zeros((chunks * b, 4), np.int32)
         regions = np.tile(np.asarray([0, 0, *self.tile], np.int32), (chunks * b, 1))  # padding: all of a tile
-        starts[:n] = np.asarray(self.starts, np.int32) + np.asarray([0, *offset], np.int32)
+        starts[:n] = np.asarray(self.starts, np.int32)
         cores[:n] = np.asarray(self.cores, np.int32)
         regions[:n] = np.asarray(self.regions, np.int32)
         return TileLayout(starts.reshape(chunks, b, 3), cores.reshape(chunks, b, 4), regions.reshape(chunks, b, 4),
@@ -151,26 +151,27 @@ def axis_layout(length: int, tile: int, halo: int, align: int) -> tuple[list[int
 
 
 def plan_tiles(shape: tuple[int, int], images: int, config: TileConfig, align: int = DEFAULT_STRIDE,
-               canvas: tuple[int, int] | None = None) -> TilePlan | None:
+               canvas: tuple[int, int] | None = None, offset: tuple[int, int] = (0, 0)) -> TilePlan | None:
     """The tiling of an octave of ``shape`` for ``images`` images, or None if it runs whole.
 
     Tiles are ``config.size`` square, or a ``canvas`` side where it is shorter (default: the
-    picture's own). When the dream jitters, the grid moves by up to one tile core per step.
+    picture's own); the picture lies at ``offset`` in the canvas (only along a side that one
+    tile covers whole). When the dream jitters, the grid moves by up to one tile core per step.
     """
     height, width = shape
     if config.size == 0 or max(height, width) <= config.size:
         return None
     canvas = canvas or shape
     th, tw = min(canvas[0], config.size), min(canvas[1], config.size)
-    ys, ycores = axis_layout(height, config.size, config.halo, align)
-    xs, xcores = axis_layout(width, config.size, config.halo, align)
+    ys, ycores = _axis_tiles(height, th, offset[0], config, align)
+    xs, xcores = _axis_tiles(width, tw, offset[1], config, align)
     starts, cores, regions = [], [], []
     for b in range(images):
-        for y, (cy0, cy1) in zip(ys, ycores):
-            for x, (cx0, cx1) in zip(xs, xcores):
+        for (y, top, rows), (cy0, cy1) in zip(ys, ycores):
+            for (x, left, cols), (cx0, cx1) in zip(xs, xcores):
                 starts.append((b, y, x))
-                cores.append((cy0 - y, cy1 - y, cx0 - x, cx1 - x))
-                regions.append((0, 0, min(th, height - y), min(tw, width - x)))
+                cores.append((cy0, cy1, cx0, cx1))
+                regions.append((top, left, rows, cols))
     batch = config.batch or max(1, PIXELS_PER_CALL // (th * tw))
     # Capped by the canvas's tile count, not the picture's: every picture on a canvas calls alike.
     most = images * len(axis_layout(canvas[0], config.size, config.halo, align)[0]) * len(
@@ -182,6 +183,18 @@ def plan_tiles(shape: tuple[int, int], images: int, config: TileConfig, align: i
     regions += [(0, 0, th, tw)] * padding
     shift = (max(1, th - 2 * config.halo), max(1, tw - 2 * config.halo))
     return TilePlan((th, tw), tuple(starts), tuple(cores), batch, shift, tuple(regions))
+
+
+def _axis_tiles(length: int, tile: int, offset: int, config: TileConfig, align: int):
+    """Along one side: per tile (canvas start, first picture row in it, picture rows in it), and
+    its core in tile coordinates."""
+    starts, cores = axis_layout(length, config.size, config.halo, align)
+    if len(starts) > 1 and offset:
+        raise ValueError("a picture cut into several tiles along a side must lie at offset 0 there")
+    # One tile covering the side: it starts at the canvas's edge and holds the picture at ``offset``.
+    tiles = [(s, offset, min(tile - offset, length - s)) if len(starts) == 1 else (s, 0, min(tile, length - s)) for s in starts]
+    shifted = [(a - s + offset, b - s + offset) for s, (a, b) in zip(starts, cores)]
+    return tiles, shifted
 
 
 def tiled_gradient(score: Callable[[jax.Array, Region], jax.Array], x: jax.Array, shape: TileShape,
