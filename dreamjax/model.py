@@ -32,12 +32,19 @@ class LayerInfo:
 
 @dataclass(frozen=True)
 class InputSpec:
-    """What a model expects: native size, smallest usable size, and its normalisation."""
+    """What a model expects: native size, smallest usable size, and its normalisation.
+
+    ``same_padding``: its strided layers pad like TensorFlow's "SAME" (the padding, so the
+    sampling grid, depends on each layer's input size). The engine then places a picture in a
+    bigger canvas at the offset that keeps every layer's grid where it is on the picture alone
+    (see :mod:`dreamjax.ascent.buckets`).
+    """
 
     native_size: tuple[int, int]
     min_size: int
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    same_padding: bool = False
 
 
 @runtime_checkable

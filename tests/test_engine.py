@@ -1,10 +1,13 @@
+import dataclasses
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from dreamjax import DreamjaxError, UnknownNameError, dream
 from dreamjax.ascent.engine import DreamConfig, Dreamer, octave_shapes
-from dreamjax.ascent.objectives import layer_objective
+from dreamjax.ascent.objectives import build_objective, layer_objective
+from dreamjax.ascent.regularisers import Regularisers
 
 FAST = dict(octaves=2, steps=4, octave_scale=1.5, jitter=4)
 
@@ -69,6 +72,36 @@ def test_one_program_per_octave_and_none_on_rerun(tiny, pictures):
     _, second = dreamer.run(pictures, objective, config)
     assert first.programs_compiled == 3 and second.programs_compiled == 0
     assert second.compile_seconds == 0.0 and second.steps_per_second > 0
+
+
+@pytest.mark.parametrize("change", [
+    dict(steps=5), dict(step_size=0.03), dict(jitter=9), dict(jitter=0), dict(seed=11),
+    dict(regularisers=Regularisers(tv=0.5)), dict(regularisers=Regularisers(blur_sigma=0.8)),
+    dict(regularisers=Regularisers(laplacian_levels=2, tv=0.1)),
+])
+def test_numbers_are_runtime_arguments_and_compile_nothing(tiny, pictures, change):
+    """Only shapes and structure are compiled in: changing any number reuses the program."""
+    dreamer = Dreamer(tiny)
+    objective = layer_objective(tiny, ["conv1"])
+    regularisers = change.get("regularisers", Regularisers())
+    base = DreamConfig(octaves=1, steps=2, jitter=4, regularisers=dataclasses.replace(
+        regularisers, tv=regularisers.tv and 2.0, blur_sigma=regularisers.blur_sigma and 0.5))
+    first_out, first = dreamer.run(pictures[:1], objective, base)
+    out, second = dreamer.run(pictures[:1], objective, dataclasses.replace(base, **change))
+    assert first.programs_compiled == 1 and second.programs_compiled == 0
+    assert np.abs(out - first_out).max() > 1e-4  # the change was applied
+
+
+def test_objective_numbers_compile_nothing(tiny, pictures):
+    dreamer = Dreamer(tiny)
+    config = DreamConfig(octaves=1, steps=2, jitter=4)
+    texts = ["conv1:0.5,conv2[1-3],conv2[4]@(0.2,0.7)", "conv1:2,conv2[5-7],conv2[1]@(0.9,0.1)"]
+    outs = []
+    for i, text in enumerate(texts):
+        out, stats = dreamer.run(pictures[:1], build_objective(tiny, text), config)
+        assert stats.programs_compiled == (1 if i == 0 else 0)
+        outs.append(out)
+    assert np.abs(outs[0] - outs[1]).max() > 1e-3
 
 
 def test_octave_shapes():

@@ -164,6 +164,9 @@ def test_same_structure_reuses_the_compiled_program(tiny, photo, guide, rng):
     _, first = dreamer.run(photo[None], guide_objective(tiny, guide, "conv1"), config)
     out, second = dreamer.run(photo[None], guide_objective(tiny, other_guide, "conv1"), config)
     assert first.programs_compiled == 1 and second.programs_compiled == 0  # guide features are leaves
+    reweighted = 3.0 * guide_objective(tiny, other_guide, "conv1", label="other")
+    _, third = dreamer.run(photo[None], reweighted, config)
+    assert third.programs_compiled == 0  # so are weights; labels are dropped
 
 
 @pytest.fixture
@@ -222,11 +225,18 @@ def test_unreadable_guide_is_reported(tiny, tmp_path):
         build_objective(tiny, [GuideTerm(str(tmp_path / "missing.png"), "conv1")])
 
 
-def test_objective_is_a_pytree_with_arrays_as_leaves(tiny, guide):
-    objective = layer_objective(tiny, "conv1") + guide_objective(tiny, guide, "conv2")
+def test_objective_is_a_pytree_with_numbers_and_arrays_as_leaves(tiny, guide):
+    objective = 0.5 * layer_objective(tiny, "conv1") + guide_objective(tiny, guide, "conv2")
     leaves = jax.tree_util.tree_leaves(objective)
-    assert len(leaves) == 1 and leaves[0].shape == guide_features(tiny, guide, "conv2").shape
+    assert leaves[0] == 0.5 and leaves[1].shape == guide_features(tiny, guide, "conv2").shape and leaves[2] == 1.0
     assert isinstance(objective, Objective)
+    runtime = jax.tree_util.tree_leaves(objective.runtime())
+    assert [np.asarray(leaf).dtype for leaf in runtime] == [np.float32] * 3
+    # Weights, channels, neuron positions and class numbers are runtime numbers: same structure.
+    a = build_objective(tiny, "conv1:0.5,conv2[1-3],conv2[4]@(0.2,0.7),class=b")
+    b = build_objective(tiny, "conv1:2,conv2[5-7],conv2[1]@(0.9,0.1),class=c:3")
+    assert jax.tree_util.tree_structure(a.runtime()) == jax.tree_util.tree_structure(b.runtime())
+    assert a.structure() == b.structure()
 
 
 def test_dream_takes_the_text_form(tiny, photo):

@@ -96,8 +96,24 @@ def test_colour_step_is_a_gradient_step_in_decorrelated_space(rng):
 
 
 def test_defaults_change_nothing(images):
-    reg = Regularisers()
-    assert reg.precondition(images) is images and reg.smooth(images, images * 0) is images
+    plan = Regularisers().plan()
+    assert plan.precondition(images) is images and plan.smooth(images, images * 0, 1.0) is images
+
+
+def test_numbers_are_runtime_arguments_and_only_structure_is_planned():
+    assert Regularisers(tv=0.5).plan() == Regularisers(tv=2.0).plan() != Regularisers().plan()
+    assert Regularisers(blur_sigma=0.5).plan() == Regularisers(blur_sigma=1.0).plan()  # radius class 3
+    assert Regularisers(blur_sigma=1.5).plan().blur_radius == 6
+    assert Regularisers(laplacian_levels=3).plan() != Regularisers(laplacian_levels=4).plan()
+
+
+@pytest.mark.parametrize("sigma", [0.4, 1.0, 1.3, 3.9, 20.0])
+def test_blur_kernel_over_a_wider_radius_is_the_same_kernel(sigma):
+    exact = np.asarray(gaussian_kernel(sigma))
+    radius = Regularisers(blur_sigma=sigma).plan().blur_radius
+    wide = np.asarray(jax.jit(gaussian_kernel, static_argnums=1)(jnp.float32(sigma), radius))
+    pad = radius - len(exact) // 2
+    np.testing.assert_allclose(wide, np.pad(exact, pad), atol=1e-7)
 
 
 @pytest.mark.parametrize("kwargs", [dict(tv=-1), dict(tv=float("nan")), dict(blur_sigma=-0.5), dict(blur_sigma=50), dict(laplacian_levels=9)])

@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -6,7 +8,8 @@ import pytest
 from dreamjax import DreamjaxError, dream
 from dreamjax.ascent.engine import DreamConfig, Dreamer
 from dreamjax.ascent.objectives import layer_objective
-from dreamjax.ascent.tiling import TileConfig, axis_layout, model_stride, plan_tiles, tiled_gradient
+from dreamjax.ascent.region import Region
+from dreamjax.ascent.tiling import TileConfig, TileShape, axis_layout, model_stride, plan_tiles, tiled_gradient
 
 # The tiny model's gradient at a pixel depends on pixels at most ~20 away, so a halo of 24
 # makes tiled gradients exact away from nothing but float rounding.
@@ -37,7 +40,8 @@ def test_plan_runs_whole_below_the_size_and_pads_the_last_chunk():
     rows, cols = len(axis_layout(96, 64, 24, 4)[0]), len(axis_layout(112, 64, 24, 4)[0])
     assert plan.tile == (64, 64) and plan.batch == 3 and rows > 1 and cols > 1
     assert len(plan.starts) % plan.batch == 0 and plan.real_tiles == 2 * rows * cols
-    assert plan.shift == (0, 0) and plan_tiles((96, 112), 2, EXACT, 4, jitter=8).shift == (16, 16)
+    assert plan.shift == (16, 16)  # used only when the dream jitters
+    assert set(plan.regions) == {(0, 0, 64, 64)}  # every tile shows the picture only
     # one side short: tiles take that side whole
     assert plan_tiles((40, 200), 1, EXACT, 4).tile == (40, 64)
 
@@ -51,16 +55,24 @@ def test_model_stride(tiny):
     assert model_stride(tiny) == 4
 
 
+def _tiled_gradient(score, x, plan):
+    """The tiled gradient of a fixed grid (no random offset) over all of ``x``."""
+    region = Region(jnp.asarray([0, 0, *x.shape[1:3]], jnp.int32), x.shape[1:3])
+    layout = dataclasses.replace(plan.layout(plan.chunks), shift=np.zeros(2, np.int32))
+    shape = TileShape(plan.tile, plan.batch, plan.chunks)
+    return tiled_gradient(score, x, shape, layout, jax.random.key(0), region)
+
+
 def test_tiled_gradient_equals_whole_image_gradient(tiny, rng):
     x = jnp.asarray(rng.uniform(size=(2, 96, 112, 3)), jnp.float32)
     objective = layer_objective(tiny, ["conv2"])
 
-    def score(images):
-        return jnp.sum(objective(tiny.apply(tiny.params, images, objective.layers)))
+    def score(images, region=None):
+        return jnp.sum(objective(tiny.apply(tiny.params, images, objective.layers), region))
 
     whole = jax.jit(jax.grad(score))(x)
     plan = plan_tiles((96, 112), 2, EXACT, model_stride(tiny))
-    tiled = jax.jit(lambda x: tiled_gradient(score, x, plan, jax.random.key(0)))(x)
+    tiled = jax.jit(lambda x: _tiled_gradient(score, x, plan))(x)
     scale = float(jnp.abs(whole).max())
     np.testing.assert_allclose(tiled / scale, whole / scale, atol=1e-5)
 
@@ -78,16 +90,22 @@ def test_tiled_dream_equals_whole_dream(tiny, rng):
     assert np.mean(diff < 1e-4) > 0.98 and diff.mean() < 1e-4 and diff.max() < 0.05
 
 
-def test_tiled_run_compiles_one_program_per_octave_and_none_again(tiny, rng):
+def test_tiled_octaves_and_pictures_share_one_program(tiny, rng):
     picture = rng.uniform(0.2, 0.8, size=(1, 150, 170, 3)).astype(np.float32)
     dreamer = Dreamer(tiny)
     objective = layer_objective(tiny, ["conv1"])
     config = DreamConfig(octaves=2, steps=2, octave_scale=1.4, jitter=8, tiles=TileConfig(size=64, halo=16))
     out, first = dreamer.run(picture, objective, config)
     _, second = dreamer.run(picture, objective, config)
-    assert first.programs_compiled == len(first.shapes) == 2 and second.programs_compiled == 0
-    assert all(plan_tiles(s, 1, config.tiles, 4, 8) is not None for s in first.shapes)
+    assert all(plan_tiles(s, 1, config.tiles, 4) is not None for s in first.shapes) and len(first.shapes) == 2
+    assert first.programs_compiled == 1 and second.programs_compiled == 0  # both octaves on one canvas
     assert np.all(np.isfinite(out)) and np.abs(out - picture).mean() > 0.01
+    # Another picture size on the same canvas: its own tile layout, the same program.
+    other = rng.uniform(0.2, 0.8, size=(1, 153, 166, 3)).astype(np.float32)
+    _, third = dreamer.run(other, objective, config)
+    assert third.canvases == first.canvases and third.programs_compiled == 0
+    _, exact = dreamer.run(picture, objective, dataclasses.replace(config, exact_shapes=True))
+    assert exact.programs_compiled == 2  # exact shapes: one program per octave size
 
 
 def test_tiles_of_a_batch_share_the_batch_axis(tiny, rng):

@@ -24,7 +24,7 @@ class TinyModel:
     name: str = "tiny"
     params: dict = field(default_factory=dict)
     layers: tuple = ()
-    input_spec: InputSpec = InputSpec(native_size=(32, 32), min_size=8)
+    input_spec: InputSpec = InputSpec(native_size=(32, 32), min_size=8, same_padding=True)  # lax "SAME" convs
     logits_layer: str | None = "logits"
     class_names: tuple | None = ("a", "b", "c", "d")
 

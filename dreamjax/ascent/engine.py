@@ -1,23 +1,26 @@
-"""The DeepDream ascent: one compiled program per octave shape, many images per program.
+"""The DeepDream ascent over octaves: one compiled program per canvas shape, many images per program.
 
-One ascent step = random roll (jitter) -> gradient of the objective w.r.t. the image ->
-gradient normalised per image -> step -> unroll -> clip to [0, 1]. All steps of an octave run
-inside one ``lax.fori_loop``; resizing between octaves is part of the same program, so a dream of
-N octaves compiles N programs, and a later run with the same shapes compiles none (in memory,
-or from the persistent cache on disk).
+A dream of N octaves runs N octave programs (:mod:`.step`), smallest first; between octaves the
+host resizes the photo and the carried detail (:mod:`.resample`), as in the original method.
+Programs are compiled for shapes and structure only (:class:`~.step.OctavePlan`), and canvases
+snap to a ladder of sizes (:mod:`.buckets`), so many photo sizes, settings and octaves share few
+programs; a later run with the same plans compiles none (in memory, or from the persistent
+cache on disk). While one octave runs, the next one's program is built in a background thread.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ..errors import DreamjaxError
@@ -26,15 +29,21 @@ from ..runtime.cache import ensure_compilation_cache, persistent_cache_hits
 from ..runtime.compiler import compiler_options
 from ..runtime.devices import place, shard_key
 from ..runtime.memory import check_fits, program_bytes
+from . import step
 from .objectives import Objective, build_objective, layer_objective
 from .regularisers import Regularisers
-from .tiling import TileConfig, TilePlan, model_stride, plan_tiles, tiled_gradient
+from .resample import resize
+from .schedule import Octave, build_order, octave_shapes, plan_octaves
+from .step import OctavePlan, Settings
+from .tiling import TileConfig
 
 MAX_OCTAVES = 32
 MAX_STEPS = 100_000
 MAX_OCTAVE_SCALE = 16.0
 MAX_JITTER = 65_536
 SEED_RANGE = (-(2**63), 2**63 - 1)
+
+__all__ = ["DreamConfig", "DreamStats", "Dreamer", "NumericalFaultError", "dream", "dreamer_for", "octave_shapes"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ class DreamConfig:
     seed: int = 0
     tiles: TileConfig = TileConfig()  # octaves with a side over tiles.size run in tiles
     regularisers: Regularisers = Regularisers()
+    exact_shapes: bool = False  # True: canvases of each octave's own size, no buckets (see .buckets)
 
     def __post_init__(self):
         # Upper limits keep loop counters in int32 and scale**octaves finite; all are far past use.
@@ -69,12 +79,14 @@ class DreamStats:
 
     images: int = 0
     ascent_steps: int = 0  # per image
-    compile_seconds: float = 0.0
+    compile_seconds: float = 0.0  # building programs (in the background, it may overlap the ascent)
+    wait_seconds: float = 0.0  # time the ascent stood still waiting for a program
     run_seconds: float = 0.0
     programs_compiled: int = 0  # built in this run (from scratch or from the disk cache)
     programs_from_disk: int = 0  # of those, loaded from the persistent compilation cache
     estimated_bytes: int = 0  # peak memory of the largest octave program, from XLA, plus host copies
     shapes: list[tuple[int, ...]] = field(default_factory=list)
+    canvases: list[tuple[int, ...]] = field(default_factory=list)  # the canvas each octave ran on
 
     @property
     def steps_per_second(self) -> float:
@@ -84,81 +96,21 @@ class DreamStats:
     def images_per_second(self) -> float:
         return self.images / self.run_seconds if self.run_seconds else float("nan")
 
-
-def octave_shapes(height: int, width: int, octaves: int, scale: float, min_size: int) -> list[tuple[int, int]]:
-    """Octave sizes, smallest first, ending at the full size; none below ``min_size``."""
-    shapes = []
-    for i in range(octaves - 1, -1, -1):
-        f = scale**i
-        shapes.append((max(min_size, round(height / f)), max(min_size, round(width / f))))
-    return list(dict.fromkeys(shapes))  # tiny images: repeated sizes collapse into one octave
+    @property
+    def padded_fraction(self) -> float:
+        """Share of the canvas pixels stepped that were padding (0 with exact shapes)."""
+        real = sum(h * w for h, w in self.shapes)
+        total = sum(h * w for h, w in self.canvases)
+        return 1.0 - real / total if total else 0.0
 
 
-def _normalise(grad: jax.Array) -> jax.Array:
-    mean_abs = jnp.mean(jnp.abs(grad), axis=(1, 2, 3), keepdims=True)
-    return grad / (mean_abs + 1e-8)
-
-
-def _roll(x: jax.Array, dy: jax.Array, dx: jax.Array) -> jax.Array:
-    """``jnp.roll`` over H and W of ``[B, H, W, C]``, done on the ``[B, H, W*C]`` view.
-
-    Rolling W*C by dx*C moves whole pixels; with 3 channels innermost XLA:CPU copied in
-    3-float pieces, the flat view copies whole rows (about 1.5x faster per roll).
-    """
-    b, h, w, c = x.shape
-    return jnp.roll(x.reshape(b, h, w * c), (dy, dx * c), axis=(1, 2)).reshape(b, h, w, c)
-
-
-@dataclass(frozen=True)
-class OctavePlan:
-    """Everything static about one octave program: part of its compilation key."""
-
-    shape: tuple[int, int]
-    steps: int
-    jitter: int
-    tiles: TilePlan | None = None
-    regularisers: Regularisers = Regularisers()
-
-
-def _octave(apply, params, objective, image, detail, key, step_size, *, plan: OctavePlan):
-    """Resize to this octave, add the carried detail, ascend ``plan.steps`` times.
-
-    Returns the dreamed octave image and its detail (dreamed minus plain), which the next
-    octave upsamples and adds to its own base, as in the original method.
-    """
-    batch = image.shape[0]
-    regularisers, tiles, jitter = plan.regularisers, plan.tiles, plan.jitter
-    base = jax.image.resize(image, (batch, *plan.shape, 3), method="linear", antialias=True)
-    detail = jax.image.resize(detail, (batch, *plan.shape, 3), method="linear")
-    x = start = jnp.clip(base + detail, 0.0, 1.0)
-
-    def total_score(img):
-        return jnp.sum(objective(apply(params, img, objective.layers)))
-
-    def penalty(img, shift):  # on the unrolled picture, so the jitter's wrap-around seam costs nothing
-        return jnp.sum(regularisers.penalty(jnp.roll(img, (-shift[0], -shift[1]), axis=(1, 2))))
-
-    def step(i, carry):
-        x, first_bad = carry
-        shift = jax.random.randint(jax.random.fold_in(key, i), (2,), -jitter, jitter + 1)
-        rolled = _roll(x, shift[0], shift[1])
-        if tiles is None:
-            grad = jax.grad(total_score)(rolled)
-        else:
-            grad = tiled_gradient(total_score, rolled, tiles, jax.random.fold_in(jax.random.fold_in(key, i), 1))
-        if regularisers.tv:
-            grad = grad - jax.grad(penalty)(rolled, shift)
-        # A NaN/Inf gradient is recorded (first bad step per image) and not applied, so the
-        # picture stays finite; the caller reports it. One fused reduction per step.
-        finite = jnp.all(jnp.isfinite(grad), axis=(1, 2, 3))
-        first_bad = jnp.where((first_bad < 0) & ~finite, i, first_bad)
-        grad = jnp.where(finite[:, None, None, None], regularisers.precondition(grad), 0.0)
-        rolled = rolled + step_size * _normalise(grad)
-        x = jnp.clip(regularisers.smooth(_roll(rolled, -shift[0], -shift[1]), start), 0.0, 1.0)
-        return x, first_bad
-
-    x, first_bad = jax.lax.fori_loop(0, plan.steps, step, (x, jnp.full((batch,), -1, jnp.int32)))
-    return x, x - base, first_bad
+def compile_threads() -> int:
+    """Programs built at once in the background: ``DREAMJAX_COMPILE_THREADS``, else one per
+    two cores (one XLA:CPU compile keeps about 1.7 cores busy); 0 builds each when it is needed."""
+    env = os.environ.get("DREAMJAX_COMPILE_THREADS", "").strip()
+    if env.isdigit():
+        return int(env)
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 class NumericalFaultError(DreamjaxError):
@@ -186,44 +138,80 @@ def _check_finite(first_bad: np.ndarray, *, octave: int, octaves: int, steps: in
 
 
 class Dreamer:
-    """Holds one model's compiled octave programs, keyed by shapes and objective structure."""
+    """Holds one model's compiled octave programs, keyed by their :class:`~.step.OctavePlan`."""
 
     def __init__(self, model: DreamModel):
         self.model = model
-        self._jitted = jax.jit(
-            functools.partial(_octave, model.apply), static_argnames=("plan",)
-        )
+        self._jitted = jax.jit(functools.partial(step.octave, model.apply), static_argnames=("plan",))
         self._compiled: dict[Any, Any] = {}
+        self._building: dict[Any, Future] = {}
+        self._lock = threading.Lock()
 
-    def _plan(self, shape: tuple[int, int], batch: int, config: DreamConfig) -> OctavePlan:
-        tiles = plan_tiles(shape, batch, config.tiles, model_stride(self.model), config.jitter)
-        return OctavePlan(shape, config.steps, config.jitter, tiles, config.regularisers)
+    @staticmethod
+    def _signature(args) -> tuple:
+        leaves = jax.tree_util.tree_leaves(args)
+        return jax.tree_util.tree_structure(args), tuple((np.shape(a), str(a.dtype), shard_key(a)) for a in leaves)
 
     def _program(self, args, plan: OctavePlan, stats: DreamStats):
-        leaves = jax.tree_util.tree_leaves(args)
-        key = (jax.tree_util.tree_structure(args), tuple((a.shape, shard_key(a)) for a in leaves), plan)
-        program = self._compiled.get(key)
-        if program is None:
-            t0, hits = time.perf_counter(), persistent_cache_hits()
-            program = self._jitted.lower(*args, plan=plan).compile(compiler_options())
+        """The compiled program of ``plan`` for ``args`` (concrete or abstract): the one place
+        where programs are lowered and compiled. Safe to call from several threads."""
+        key = (plan, self._signature(args))
+        with self._lock:
+            program = self._compiled.get(key)
+        if program is not None:
+            return program
+        t0, hits = time.perf_counter(), persistent_cache_hits()
+        program = self._jitted.lower(*args, plan=plan).compile(compiler_options())
+        with self._lock:
             stats.compile_seconds += time.perf_counter() - t0
             stats.programs_compiled += 1
             stats.programs_from_disk += persistent_cache_hits() - hits
             self._compiled[key] = program
         return program
 
-    def _compile_and_check_memory(self, image, shapes, objective, config, stats, root, step_size, placement) -> None:
-        """Compile every octave before the first step, and refuse a run that cannot fit in memory."""
-        batch, peak = image.shape[0], 0
-        for i, shape in enumerate(shapes):
-            detail = placement.spec((batch, *shapes[max(i - 1, 0)], 3))
-            args = (self.model.params, objective, image, detail, jax.random.fold_in(root, i), step_size)
-            needed = program_bytes(self._program(args, self._plan(shape, batch, config), stats))
-            peak = max(peak, needed or 0)
-        host = 3 * image.size * image.dtype.itemsize  # input, result and the PIL copy on the host
-        stats.estimated_bytes = peak + host
-        h, w = shapes[-1]
-        check_fits(stats.estimated_bytes if peak else None, jax.devices()[0], f"dreaming {batch} image(s) of {w}x{h}")
+    def _build_note(self, plan: OctavePlan) -> str:
+        """What waiting for ``plan``'s program means, for progress lines."""
+        return "compiling"
+
+    def _args(self, octave: Octave, objective: Objective, config: DreamConfig, root: jax.Array, placement, canvas=None):
+        """The octave program's arguments; ``canvas`` None gives a placed stand-in for compiling."""
+        batch = octave.plan.batch
+        if canvas is None:
+            canvas = placement.spec((batch, *octave.canvas.shape, 3))
+        regs = config.regularisers.numbers()
+        settings = Settings.of(config.steps, config.step_size, config.jitter, regs["tv"], regs["blur_sigma"], octave.index)
+        layout = None if octave.tiles is None else octave.tiles.layout(octave.plan.tiles.chunks)
+        return (self.model.params, objective, canvas, octave.canvas.region(), settings, root, layout)
+
+    def _start_builds(self, octaves, objective, config, root, placement, stats) -> dict[OctavePlan, Future]:
+        """Programs of the run, in build order: in background threads, or (0 threads) when needed."""
+        threads = compile_threads()
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="dreamjax-compile") if threads else None
+        builds = {}
+        for octave in build_order(octaves):
+            args = self._args(octave, objective, config, root, placement)
+            build = functools.partial(self._program, args, octave.plan, stats)
+            builds[octave.plan] = pool.submit(build) if pool else _Deferred(build)
+        if pool:
+            pool.shutdown(wait=False)
+        return builds
+
+    def _wait(self, build, octave: Octave, octaves: int, stats: DreamStats, status) -> Any:
+        if not build.done() and status is not None:
+            status(f"{self._build_note(octave.plan)} octave {octave.index + 1}/{octaves}")
+        t0 = time.perf_counter()
+        program = build.result()
+        stats.wait_seconds += time.perf_counter() - t0
+        return program
+
+    def _check_memory(self, program, images: np.ndarray, size: tuple[int, int], stats: DreamStats) -> None:
+        """Refuse a run that cannot fit: the biggest program is built and checked before any step."""
+        needed = program_bytes(program)
+        # The batch, the result, each octave's base, detail and canvas, and the PIL copy, on the host.
+        host = 7 * images.size * images.dtype.itemsize
+        stats.estimated_bytes = max(stats.estimated_bytes, (needed or 0) + host)
+        h, w = size
+        check_fits(stats.estimated_bytes if needed else None, jax.devices()[0], f"dreaming {images.shape[0]} image(s) of {w}x{h}")
 
     def run(
         self,
@@ -232,11 +220,13 @@ class Dreamer:
         config: DreamConfig = DreamConfig(),
         progress: Callable[[int, int, tuple[int, int]], None] | None = None,
         devices: int | None = None,
+        status: Callable[[str], None] | None = None,
     ) -> tuple[np.ndarray, DreamStats]:
         """Dream a batch ``[B, H, W, 3]``; returns the dreamed batch and the run's stats.
 
         The batch is split over ``devices`` local devices (None: as many as help, see
-        :mod:`dreamjax.runtime.devices`).
+        :mod:`dreamjax.runtime.devices`). ``progress(i, n, shape)`` is told when octave ``i`` of
+        ``n`` is done; ``status(text)`` what the run is waiting for ("compiling octave 2/4").
         """
         images = np.asarray(images, dtype=np.float32)
         if images.ndim != 4 or images.shape[-1] != 3:
@@ -251,28 +241,62 @@ class Dreamer:
                 "use a bigger image",
             )
         shapes = octave_shapes(height, width, config.octaves, config.octave_scale, min_size)
-        stats = DreamStats(images=images.shape[0], ascent_steps=config.steps * len(shapes), shapes=shapes)
         placement = place(images.shape[0], devices)
-        image = placement.put(images)
-        detail = placement.put(np.zeros((images.shape[0], *shapes[0], 3), np.float32))
+        octaves = plan_octaves(self.model, objective, shapes, placement.padded, placement.count, tiles=config.tiles,
+                               regularisers=config.regularisers, exact_shapes=config.exact_shapes)
+        stats = DreamStats(images=images.shape[0], ascent_steps=config.steps * len(shapes), shapes=shapes,
+                           canvases=[o.canvas.shape for o in octaves])
+        objective = objective.runtime()
         root = jax.random.key(config.seed)
-        step_size = jnp.float32(config.step_size)
-        self._compile_and_check_memory(image, shapes, objective, config, stats, root, step_size, placement)
-        for i, shape in enumerate(shapes):
-            detail = placement.reshard(detail)  # the previous octave's output, exactly as compiled for
-            args = (self.model.params, objective, image, detail, jax.random.fold_in(root, i), step_size)
-            program = self._program(args, self._plan(shape, placement.padded, config), stats)
+        builds = self._start_builds(octaves, objective, config, root, placement, stats)
+        try:
+            return self._ascend(images, objective, config, octaves, builds, root, placement, stats, progress, status)
+        finally:
+            for build in builds.values():
+                build.cancel()  # a refused or failed run builds nothing more
+
+    def _ascend(self, images, objective, config, octaves, builds, root, placement, stats, progress, status):
+        shapes = stats.shapes
+        biggest = build_order(octaves)[0]
+        self._check_memory(self._wait(builds[biggest.plan], biggest, len(octaves), stats, status), images, shapes[-1], stats)
+        detail = np.zeros((images.shape[0], *shapes[0], 3), np.float32)
+        for octave in octaves:
+            program = self._wait(builds[octave.plan], octave, len(octaves), stats, status)
+            self._check_memory(program, images, shapes[-1], stats)
+            base = resize(images, octave.size)
+            start = np.clip(base + resize(detail, octave.size), 0.0, 1.0)
+            if status is not None:
+                status(f"dreaming octave {octave.index + 1}/{len(octaves)}")
+            args = self._args(octave, objective, config, root, placement, placement.put(octave.canvas.pad(start)))
             t0 = time.perf_counter()
-            dreamed, detail, first_bad = program(*args)
-            dreamed.block_until_ready()
+            canvas, first_bad = program(*args)
+            dreamed = octave.canvas.crop(placement.take(canvas))
             stats.run_seconds += time.perf_counter() - t0
-            _check_finite(np.asarray(first_bad)[: placement.images], octave=i, octaves=len(shapes), steps=config.steps)
+            _check_finite(np.asarray(first_bad)[: placement.images], octave=octave.index, octaves=len(octaves), steps=config.steps)
+            detail = dreamed - base
             if progress is not None:
-                progress(i, len(shapes), shape)
-        out = placement.take(dreamed)
-        if not np.all(np.isfinite(out)):
+                progress(octave.index, len(octaves), octave.size)
+        if not np.all(np.isfinite(dreamed)):
             raise DreamjaxError("the dream diverged (NaN or Inf in the image)", "try a smaller --step-size")
-        return out, stats
+        return np.ascontiguousarray(dreamed), stats
+
+
+class _Deferred:
+    """A build run when its result is first asked for (no background threads)."""
+
+    def __init__(self, build: Callable[[], Any]):
+        self._build, self._result = build, None
+
+    def done(self) -> bool:
+        return self._result is not None
+
+    def cancel(self) -> bool:
+        return False
+
+    def result(self) -> Any:
+        if self._result is None:
+            self._result = self._build()
+        return self._result
 
 
 _DREAMERS: OrderedDict[int, Dreamer] = OrderedDict()
@@ -302,6 +326,7 @@ def dream(
     seed: int = 0,
     tiles: TileConfig = TileConfig(),
     regularisers: Regularisers = Regularisers(),
+    exact_shapes: bool = False,
     progress: Callable[[int, int, tuple[int, int]], None] | None = None,
 ) -> np.ndarray | list[np.ndarray]:
     """Dream on one image ``[H, W, 3]``, a batch ``[B, H, W, 3]`` or a list of images.
@@ -312,9 +337,11 @@ def dream(
     ``regularisers`` (all off by default) smooth the result: see :mod:`dreamjax.ascent.regularisers`.
     A list of same-sized images runs as one batch program; the result has the input's form.
     Octaves with a side longer than ``tiles.size`` run in tiles (see :mod:`dreamjax.ascent.tiling`).
+    Canvases snap to a ladder of sizes so that many photo sizes share programs; ``exact_shapes``
+    dreams on each octave's own size instead (see :mod:`dreamjax.ascent.buckets`).
     """
     ensure_compilation_cache()
-    config = DreamConfig(octaves, octave_scale, steps, step_size, jitter, seed, tiles, regularisers)
+    config = DreamConfig(octaves, octave_scale, steps, step_size, jitter, seed, tiles, regularisers, exact_shapes)
     if isinstance(objective, str):  # the compact text form, e.g. "blocks.5,class=tabby cat:2"
         objective = build_objective(model, objective)
     objective = objective if objective is not None else layer_objective(model, layers)

@@ -1,8 +1,10 @@
 """What the ascent maximises: weighted sums of terms over captured activations.
 
-An Objective is a pytree: array data (such as guide features) are leaves, names, channel
-numbers and weights are static, so one compiled program serves every objective of the same
-structure. Each term scores a batch of activations ``[B, h, w, C]`` (or ``[B, C]``) as ``[B]``.
+An Objective is a pytree: its numbers (weights, channel and class numbers, neuron positions)
+and array data (guide features) are leaves, layer names and how many channels a term reads are
+static, so one compiled program serves every objective of the same structure. Each term scores
+a batch of activations ``[B, h, w, C]`` (or ``[B, C]``) as ``[B]``; given the picture's
+:class:`~dreamjax.ascent.region.Region` in a padded canvas, it scores the picture's cells only.
 
 Terms: :class:`LayerEnergy` (the classic DeepDream objective), :class:`ChannelMean` (one or more
 channels), :class:`Neuron` (one channel at one position), :class:`ClassLogit` (a class, by name)
@@ -39,10 +41,18 @@ from .objective_syntax import (
     parse_objective,
     usable_weight,
 )
+from .region import Region
 
 
 def _static(**kwargs):
     return field(metadata=dict(static=True), **kwargs)
+
+
+def _positions_mean(values: jax.Array, region: Region | None) -> jax.Array:
+    """Per-image mean over positions and channels, counting only the picture's cells."""
+    if region is None or values.ndim != 4:
+        return jnp.mean(values, axis=tuple(range(1, values.ndim)))
+    return region.mean(values)
 
 
 @jax.tree_util.register_dataclass
@@ -51,11 +61,10 @@ class LayerEnergy:
     """Mean squared activation of a layer (the classic DeepDream objective)."""
 
     layer: str = _static()
-    weight: float = _static(default=1.0)
+    weight: float = 1.0
 
-    def score(self, act: jax.Array) -> jax.Array:
-        axes = tuple(range(1, act.ndim))
-        return jnp.mean(jnp.square(act), axis=axes)
+    def score(self, act: jax.Array, region: Region | None = None) -> jax.Array:
+        return _positions_mean(jnp.square(act), region)
 
     def describe(self) -> str:
         return format_term(LayerTerm(self.layer, weight=self.weight))
@@ -67,12 +76,12 @@ class ChannelMean:
     """Mean activation of some channels over all positions (Lucid's ``channel`` objective)."""
 
     layer: str = _static()
-    channels: tuple[int, ...] = _static()
-    weight: float = _static(default=1.0)
+    channels: tuple[int, ...] = ()
+    weight: float = 1.0
 
-    def score(self, act: jax.Array) -> jax.Array:
-        picked = jnp.take(act, jnp.asarray(self.channels), axis=-1)
-        return jnp.mean(picked, axis=tuple(range(1, act.ndim)))
+    def score(self, act: jax.Array, region: Region | None = None) -> jax.Array:
+        picked = jnp.take(act, jnp.stack([jnp.asarray(c) for c in self.channels]), axis=-1)
+        return _positions_mean(picked, region)
 
     def describe(self) -> str:
         return format_term(LayerTerm(self.layer, self.channels, weight=self.weight))
@@ -88,16 +97,20 @@ class Neuron:
     """
 
     layer: str = _static()
-    channel: int = _static()
-    position: tuple[float, float] = _static(default=CENTRE)
-    weight: float = _static(default=1.0)
+    channel: int = 0
+    position: tuple[float, float] = CENTRE
+    weight: float = 1.0
 
-    def score(self, act: jax.Array) -> jax.Array:
-        if act.ndim == 2:
-            return act[:, self.channel]
-        h, w = act.shape[1], act.shape[2]
+    def score(self, act: jax.Array, region: Region | None = None) -> jax.Array:
+        act = jnp.take(act, jnp.asarray(self.channel), axis=-1)
+        if act.ndim == 1:
+            return act
+        y0, rows, x0, cols = region.cells(act.shape[1:3]) if region is not None else (0, act.shape[1], 0, act.shape[2])
         x, y = self.position
-        return act[:, round(y * (h - 1)), round(x * (w - 1)), self.channel]
+        batch = act.shape[0]
+        row = jnp.broadcast_to(y0 + jnp.round(y * (rows - 1)).astype(jnp.int32), (batch,))
+        col = jnp.broadcast_to(x0 + jnp.round(x * (cols - 1)).astype(jnp.int32), (batch,))
+        return act[jnp.arange(batch), row, col]
 
     def describe(self) -> str:
         return format_term(LayerTerm(self.layer, (self.channel,), self.position, self.weight))
@@ -109,14 +122,15 @@ class ClassLogit:
     """The logit (pre-softmax score) of class ``index``, read from the model's logits layer."""
 
     layer: str = _static()
-    index: int = _static()
+    index: int = 0
     label: str = _static(default="")
-    weight: float = _static(default=1.0)
+    weight: float = 1.0
 
-    def score(self, act: jax.Array) -> jax.Array:
-        if act.ndim > 2:  # a convolutional classifier head: average its positions
-            act = jnp.mean(act, axis=tuple(range(1, act.ndim - 1)))
-        return act[:, self.index]
+    def score(self, act: jax.Array, region: Region | None = None) -> jax.Array:
+        act = jnp.take(act, jnp.asarray(self.index), axis=-1)
+        if act.ndim > 1:  # a convolutional classifier head: average its positions
+            return _positions_mean(act[..., None], region)
+        return act
 
     def describe(self) -> str:
         return format_term(ClassTerm(self.label or str(self.index), self.weight))
@@ -136,12 +150,11 @@ class GuideFeatures:
     features: jax.Array
     layer: str = _static()
     label: str = _static(default="guide")
-    weight: float = _static(default=1.0)
+    weight: float = 1.0
 
-    def score(self, act: jax.Array) -> jax.Array:
-        x = act.reshape(act.shape[0], -1, act.shape[-1])
-        similarity = jnp.einsum("bpc,nc->bpn", x, self.features)
-        return jnp.mean(jnp.max(similarity, axis=-1), axis=-1)
+    def score(self, act: jax.Array, region: Region | None = None) -> jax.Array:
+        similarity = jnp.einsum("...c,nc->...n", act, self.features)
+        return _positions_mean(jnp.max(similarity, axis=-1, keepdims=True), region)
 
     def describe(self) -> str:
         return format_term(GuideTerm(self.label, self.layer, self.weight))
@@ -158,8 +171,8 @@ class Objective:
     def layers(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(term.layer for term in self.terms))
 
-    def __call__(self, acts: Mapping[str, jax.Array]) -> jax.Array:
-        return sum(term.weight * term.score(acts[term.layer]) for term in self.terms)
+    def __call__(self, acts: Mapping[str, jax.Array], region: Region | None = None) -> jax.Array:
+        return sum(term.weight * term.score(acts[term.layer], region) for term in self.terms)
 
     def __add__(self, other: Objective) -> Objective:
         if not isinstance(other, Objective):
@@ -176,6 +189,34 @@ class Objective:
     def describe(self) -> str:
         """The objective in the compact text form (guide images by file name)."""
         return ",".join(term.describe() for term in self.terms)
+
+    def structure(self) -> list[dict]:
+        """What a compiled program depends on: each term's kind, layer and the shapes of its numbers."""
+        return [
+            {"term": type(term).__name__, "layer": term.layer,
+             "leaves": [list(np.shape(leaf)) for leaf in jax.tree_util.tree_leaves(term)]}
+            for term in self.terms
+        ]
+
+    def runtime(self) -> Objective:
+        """This objective as octave programs take it: every number a float32 or int32 array, and
+        labels (names for people) dropped, so that they select no program of their own."""
+        def canonical(leaf):
+            if isinstance(leaf, bool | int | np.integer):
+                return np.asarray(leaf, np.int32)
+            if isinstance(leaf, float | np.floating):
+                return np.asarray(leaf, np.float32)
+            return leaf
+
+        unlabelled = tuple(dataclasses.replace(t, label="") if hasattr(t, "label") else t for t in self.terms)
+        return jax.tree_util.tree_map(canonical, Objective(unlabelled))
+
+
+def whole_canvas_layers(model: DreamModel, objective: Objective) -> list[str]:
+    """Layers of the objective without positions (logits, pooled features): a padded canvas
+    would reach them, so such objectives run on exact canvases (see :mod:`.buckets`)."""
+    spatial = {layer.name: layer.spatial for layer in model.layers}
+    return [name for name in objective.layers if spatial.get(name) is None]
 
 
 def default_layer(model: DreamModel) -> str:

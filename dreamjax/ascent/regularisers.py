@@ -17,6 +17,11 @@
 
 The engine still normalises the resulting step to a mean absolute value of one, so
 ``step_size`` keeps its meaning whichever regularisers are on.
+
+Which regularisers are on (and the Laplacian's levels, and the blur kernel's radius class) is
+the static :class:`RegulariserPlan` of a compiled program; the TV weight and the blur sigma are
+runtime numbers, so changing them compiles nothing. On a padded canvas every statistic counts
+the picture's pixels only (a :class:`~dreamjax.ascent.region.Region`).
 """
 
 from __future__ import annotations
@@ -29,17 +34,22 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import DreamjaxError
+from .region import Region
 
 # Lucid's square root of the ImageNet colour correlation (lucid/optvis/param/color.py).
 _COLOR_CORRELATION_SVD_SQRT = np.asarray([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], np.float32)
 _COLOR_CORRELATION = _COLOR_CORRELATION_SVD_SQRT / np.max(np.linalg.norm(_COLOR_CORRELATION_SVD_SQRT, axis=0))
 _BINOMIAL = np.outer([1, 4, 6, 4, 1], [1, 4, 6, 4, 1]).astype(np.float32) / 256.0
 MAX_LAPLACIAN_LEVELS = 8
+MAX_BLUR_SIGMA = 20.0
+# Blur kernels are built in the program from the runtime sigma, over a static radius: the
+# smallest of these that holds 3 sigma (taps past 3 sigma get weight 0, as before).
+BLUR_RADII = (3, 6, 12, 24, 60)
 
 
 @dataclass(frozen=True)
 class Regularisers:
-    """Static settings: part of the compiled program, so changing one compiles a new program."""
+    """The regularisers of a dream; :meth:`plan` is what its program is compiled for."""
 
     tv: float = 0.0
     blur_sigma: float = 0.0
@@ -50,37 +60,67 @@ class Regularisers:
         problems = []
         if not (math.isfinite(self.tv) and self.tv >= 0):
             problems.append(f"total variation weight must be 0 or more, got {self.tv}")
-        if not (math.isfinite(self.blur_sigma) and 0 <= self.blur_sigma <= 20):
+        if not (math.isfinite(self.blur_sigma) and 0 <= self.blur_sigma <= MAX_BLUR_SIGMA):
             problems.append(f"blur sigma must be from 0 to 20 pixels, got {self.blur_sigma}")
         if not (isinstance(self.laplacian_levels, int) and 0 <= self.laplacian_levels <= MAX_LAPLACIAN_LEVELS):
             problems.append(f"Laplacian levels must be a whole number from 0 to {MAX_LAPLACIAN_LEVELS}, got {self.laplacian_levels}")
         if problems:
             raise DreamjaxError("; ".join(problems))
 
-    def penalty(self, images: jax.Array) -> jax.Array:
-        """``tv * TV(image)`` per image, shape ``[B]``."""
-        return self.tv * total_variation(images)
+    def plan(self) -> RegulariserPlan:
+        radius = next(r for r in BLUR_RADII if r >= blur_radius(self.blur_sigma)) if self.blur_sigma else 0
+        return RegulariserPlan(self.tv > 0, radius, self.laplacian_levels, self.decorrelate_colour)
 
-    def precondition(self, grad: jax.Array) -> jax.Array:
+    def numbers(self) -> dict[str, np.ndarray]:
+        """The runtime arguments: TV weight and blur sigma."""
+        return {"tv": np.float32(self.tv), "blur_sigma": np.float32(self.blur_sigma or 1.0)}
+
+
+@dataclass(frozen=True)
+class RegulariserPlan:
+    """The static part of the regularisers: which are on, the Laplacian's levels, the blur radius."""
+
+    tv: bool = False
+    blur_radius: int = 0  # 0: no blur
+    laplacian_levels: int = 0
+    decorrelate_colour: bool = False
+
+    def penalty(self, images: jax.Array, tv: jax.Array, region: Region | None = None) -> jax.Array:
+        """``tv * TV(image)`` per image, shape ``[B]``."""
+        return tv * total_variation(images, region)
+
+    def precondition(self, grad: jax.Array, region: Region | None = None) -> jax.Array:
         """The gradient reshaped by the Laplacian and colour options (identity when both are off)."""
         if self.laplacian_levels:
-            grad = laplacian_normalise(grad, self.laplacian_levels)
+            grad = laplacian_normalise(grad, self.laplacian_levels, region=region)
         if self.decorrelate_colour:
             grad = decorrelate_colour_step(grad)
         return grad
 
-    def smooth(self, image: jax.Array, start: jax.Array) -> jax.Array:
-        """``start`` plus the blurred change from it (identity when blur is off)."""
-        if not self.blur_sigma:
+    def smooth(self, image: jax.Array, start: jax.Array, sigma: jax.Array) -> jax.Array:
+        """``start`` plus the blurred change from it (identity when blur is off).
+
+        On a padded canvas both pads must show their picture (the ascent step's shift back does that).
+        """
+        if not self.blur_radius:
             return image
-        return start + gaussian_blur(image - start, self.blur_sigma)
+        return start + gaussian_blur(image - start, sigma, self.blur_radius)
 
 
-def total_variation(images: jax.Array) -> jax.Array:
-    """Mean absolute difference of vertical and horizontal neighbours, per image ``[B]``."""
+def total_variation(images: jax.Array, region: Region | None = None) -> jax.Array:
+    """Mean absolute difference of vertical and horizontal neighbours, per image ``[B]``.
+
+    With a ``region``, only neighbours that both lie in the picture count.
+    """
     dy = jnp.abs(images[:, 1:] - images[:, :-1])
     dx = jnp.abs(images[:, :, 1:] - images[:, :, :-1])
-    return jnp.mean(dy, axis=(1, 2, 3)) + jnp.mean(dx, axis=(1, 2, 3))
+    if region is None:
+        return jnp.mean(dy, axis=(1, 2, 3)) + jnp.mean(dx, axis=(1, 2, 3))
+    inside = region.mask()
+    pairs_y, pairs_x = inside[:, 1:] * inside[:, :-1], inside[:, :, 1:] * inside[:, :, :-1]
+    channels = images.shape[-1]
+    return (jnp.sum(dy * pairs_y, axis=(1, 2, 3)) / (jnp.sum(pairs_y) * channels)
+            + jnp.sum(dx * pairs_x, axis=(1, 2, 3)) / (jnp.sum(pairs_x) * channels))
 
 
 def _to_planes(images: jax.Array) -> jax.Array:
@@ -99,7 +139,7 @@ def _per_channel(fn, images: jax.Array) -> jax.Array:
     return _from_planes(fn(_to_planes(images)), images.shape[0], images.shape[3])
 
 
-def _conv(planes: jax.Array, kernel: np.ndarray, stride: int = 1, padding="SAME") -> jax.Array:
+def _conv(planes: jax.Array, kernel, stride: int = 1, padding="SAME") -> jax.Array:
     k = jnp.asarray(kernel, planes.dtype)[:, :, None, None]
     return jax.lax.conv_general_dilated(planes, k, (stride, stride), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
@@ -140,11 +180,18 @@ def laplacian_merge(bands: list[jax.Array]) -> jax.Array:
     return _from_planes(image, bands[-1].shape[0], bands[-1].shape[3])
 
 
-def laplacian_normalise(grad: jax.Array, levels: int, eps: float = 1e-10) -> jax.Array:
-    """Each band of the gradient's Laplacian pyramid scaled to unit RMS (per image), then merged."""
+def laplacian_normalise(grad: jax.Array, levels: int, eps: float = 1e-10, region: Region | None = None) -> jax.Array:
+    """Each band of the gradient's Laplacian pyramid scaled to unit RMS (per image), then merged.
+
+    With a ``region``, each band's RMS is taken over the picture's cells of that band.
+    """
+    def rms(band):
+        if region is None:
+            return jnp.sqrt(jnp.mean(jnp.square(band), axis=(1, 2, 3), keepdims=True))
+        return jnp.sqrt(region.mean(jnp.square(band)))[:, None, None, None]
+
     bands = laplacian_split(grad, levels)
-    normalised = [band / jnp.maximum(jnp.sqrt(jnp.mean(jnp.square(band), axis=(1, 2, 3), keepdims=True)), eps) for band in bands]
-    return laplacian_merge(normalised)
+    return laplacian_merge([band / jnp.maximum(rms(band), eps) for band in bands])
 
 
 def decorrelate_colour_step(grad: jax.Array) -> jax.Array:
@@ -153,16 +200,25 @@ def decorrelate_colour_step(grad: jax.Array) -> jax.Array:
     return grad @ metric  # the metric is symmetric, so right-multiplying rows is C Cᵀ g
 
 
-def gaussian_kernel(sigma: float) -> np.ndarray:
-    radius = max(1, math.ceil(3 * sigma))
-    x = np.arange(-radius, radius + 1, dtype=np.float64)
-    k = np.exp(-0.5 * (x / sigma) ** 2)
-    return (k / k.sum()).astype(np.float32)
+def blur_radius(sigma: float) -> int:
+    """Taps each side of the centre that a Gaussian of ``sigma`` uses (3 sigma, at least 1)."""
+    return max(1, math.ceil(3 * sigma))
 
 
-def gaussian_blur(images: jax.Array, sigma: float) -> jax.Array:
+def gaussian_kernel(sigma, radius: int | None = None) -> jax.Array:
+    """The normalised Gaussian over ``2 * radius + 1`` taps; taps past ``blur_radius(sigma)`` are 0.
+
+    ``sigma`` may be a traced number; ``radius`` (static) defaults to ``blur_radius(sigma)``.
+    """
+    radius = blur_radius(sigma) if radius is None else radius
+    x = jnp.arange(-radius, radius + 1, dtype=jnp.float32)
+    k = jnp.exp(-0.5 * (x / sigma) ** 2) * (jnp.abs(x) <= jnp.maximum(1.0, jnp.ceil(3.0 * sigma)))
+    return k / jnp.sum(k)
+
+
+def gaussian_blur(images: jax.Array, sigma, radius: int | None = None) -> jax.Array:
     """Separable Gaussian blur of ``[B, H, W, C]`` with mirrored edges (no darkening at the border)."""
-    k = gaussian_kernel(sigma)
+    k = gaussian_kernel(sigma, radius)
     r = len(k) // 2
 
     def blur(planes):

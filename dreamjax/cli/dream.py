@@ -84,7 +84,7 @@ def prepare(args: argparse.Namespace, first: dict):
     s = resolve(args, dict(preset.settings) if preset else None)
     regularisers = Regularisers(s["tv"], s["blur"], s["laplacian"], bool(s["decorrelate_colour"]))
     config = DreamConfig(s["octaves"], s["octave_scale"], s["steps"], s["step_size"], s["jitter"], s["seed"],
-                         TileConfig(size=s["tile"]), regularisers)
+                         TileConfig(size=s["tile"]), regularisers, bool(s["exact_shapes"]))
     terms = objective_terms(s) or (objective_syntax.parse_objective(preset.objective) if preset else ())
     objective = build_objective(model, terms or [objective_syntax.LayerTerm(default_layer(model))])
     return model, preset, s, config, objective
@@ -120,13 +120,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
     started = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
                   TimeElapsedColumn(), console=console, transient=False) as bar:
-        task = bar.add_task("octave 1", total=config.octaves * config.steps)
+        task = bar.add_task("preparing", total=config.octaves * config.steps)
 
         def on_octave(i: int, n: int, shape: tuple[int, int]) -> None:
-            bar.update(task, total=n * config.steps, completed=(i + 1) * config.steps,
-                       description=f"octave {min(i + 2, n)}/{n}")
+            bar.update(task, total=n * config.steps, completed=(i + 1) * config.steps)
 
-        dreamed, stats = dreamer_for(model).run(picture[None], objective, config, on_octave, devices=s["devices"])
+        def on_status(text: str) -> None:  # what the run waits for: "compiling octave 2/4", "dreaming octave 2/4"
+            bar.update(task, description=text)
+
+        dreamed, stats = dreamer_for(model).run(picture[None], objective, config, on_octave, devices=s["devices"],
+                                                status=on_status)
     imageio.save_image(output, dreamed[0])
     total = time.perf_counter() - started
     console.print(

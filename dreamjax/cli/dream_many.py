@@ -71,7 +71,8 @@ def run(args: argparse.Namespace, first: dict, console: Console, prepare) -> int
                   TimeRemainingColumn(), console=console) as bar:
         task = bar.add_task("dreaming", total=work.todo)
         totals = folders.dream_files(
-            work, lambda pictures: dreamer.run(pictures, objective, config, devices=s["devices"]),
+            work, lambda pictures: dreamer.run(pictures, objective, config, devices=s["devices"],
+                                               status=lambda text: bar.update(task, description=text)),
             batch_size=batch_size, max_pixels=s["max_pixels"],
             on_batch=lambda done: bar.update(task, advance=len(done), description=f"last: {done[-1].name}"),
         )

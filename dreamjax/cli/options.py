@@ -183,3 +183,5 @@ def add_input_options(p) -> None:
     p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
                    help=_default("refuse bigger input images (decompression-bomb guard)", f"{DEFAULT_MAX_PIXELS:,}"))
     p.add_argument("--no-cache", action="store_true", help="don't use the persistent compilation cache")
+    p.add_argument("--exact-shapes", action="store_true",
+                   help="dream on each octave's own size instead of a padded canvas from the size ladder (compiles more)")

@@ -110,7 +110,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     kinds = [k for k in dict.fromkeys(args.animation or ["gif"]) if k != "none"]
     motion = zoomlib.Motion(args.zoom, args.rotate, args.shift)
     config = DreamConfig(octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps, step_size=args.step_size,
-                         jitter=args.jitter, seed=args.seed, tiles=TileConfig(size=args.tile))
+                         jitter=args.jitter, seed=args.seed, tiles=TileConfig(size=args.tile),
+                         exact_shapes=args.exact_shapes)
     zoomlib.check_seeds(config, args.frames)  # before the folder is touched
     source, start = _start_image(args)
     outdir = Path(args.outdir) if args.outdir else Path(f"{source.stem}_zoom")

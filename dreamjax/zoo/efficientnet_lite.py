@@ -363,7 +363,7 @@ def load(variant: str, depthwise: str | None = None) -> EfficientNetLiteModel:
         name=f"efficientnet_{variant}",
         params=params,
         layers=_layer_infos(module, params, size),
-        input_spec=InputSpec(native_size=(size, size), min_size=32, mean=MEAN, std=STD),
+        input_spec=InputSpec(native_size=(size, size), min_size=32, mean=MEAN, std=STD, same_padding=True),
         module=module,
         class_names=imagenet_class_names() if classes == 1000 else None,
     )
