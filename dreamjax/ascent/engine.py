@@ -23,9 +23,9 @@ import numpy as np
 from ..errors import DreamjaxError
 from ..model import DreamModel
 from ..runtime.cache import ensure_compilation_cache, persistent_cache_hits
-from ..runtime.compiler import compiler_options
 from ..runtime.devices import place, shard_key
 from ..runtime.memory import check_fits, program_bytes
+from ..runtime.programs import load_or_compile
 from .objectives import Objective, build_objective, layer_objective
 from .regularisers import Regularisers
 from .tiling import TileConfig, TilePlan, model_stride, plan_tiles, tiled_gradient
@@ -205,10 +205,10 @@ class Dreamer:
         program = self._compiled.get(key)
         if program is None:
             t0, hits = time.perf_counter(), persistent_cache_hits()
-            program = self._jitted.lower(*args, plan=plan).compile(compiler_options())
+            program, loaded = load_or_compile(self.model, self._jitted, args, plan=plan)  # no tracing on a hit
             stats.compile_seconds += time.perf_counter() - t0
             stats.programs_compiled += 1
-            stats.programs_from_disk += persistent_cache_hits() - hits
+            stats.programs_from_disk += 1 if loaded else persistent_cache_hits() - hits
             self._compiled[key] = program
         return program
 
