@@ -84,7 +84,7 @@ def model_fingerprint(model: Any) -> str:
     """The model's own ``fingerprint`` if it has one, else a hash of its parameters and layers."""
     own = getattr(model, "fingerprint", None)
     if isinstance(own, str) and own:
-        return f"{type(model).__qualname__}:{own}"
+        return f"{type(model).__qualname__}:{model.name}:{own}"
     try:
         return _FINGERPRINTS[model]
     except (KeyError, TypeError):
