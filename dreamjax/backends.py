@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import DreamjaxError, UnknownNameError
 from .model import Backend, DreamModel
+from .runtime import timings
 
 GROUP = "dreamjax.backends"
 
@@ -72,7 +73,11 @@ def load_model(ref: str, **options: Any) -> DreamModel:
     """Load a model by zoo name (``efficientnet_lite0``) or path (``net.onnx``)."""
     backend = find_backend(ref)
     try:
-        return backend.load(ref, **options)
+        with timings.phase("model build"):  # the zoo reports its checkpoint reading apart
+            read_before = timings.recorded().get(timings.WEIGHTS_READ, 0.0)
+            model = backend.load(ref, **options)
+        timings.add("model build", read_before - timings.recorded().get(timings.WEIGHTS_READ, 0.0))
+        return model
     except DreamjaxError:
         raise
     except FileNotFoundError as exc:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
-
-import jax
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .errors import UnknownNameError
+
+if TYPE_CHECKING:  # annotations only: importing the model contract must not import JAX
+    import jax
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,11 @@ from ..backends import load_model
 from ..errors import DreamjaxError
 from ..files import image as imageio
 from ..files.starts import colour_image, noise_image
+from ..runtime import timings
 from ..runtime.cache import use_compilation_cache
 from ..zoo import DEFAULT_MODEL
 from . import dream_many
+from . import phases as timing_report
 from .options import (
     colour_text,
     float_between,
@@ -90,6 +92,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     reg.add_argument("--decorrelate-colour", "--decorrelate-color", dest="decorrelate_colour", action="store_true",
                      help="take steps in decorrelated colour space (as Lucid)")
     dream_many.add_options(p)
+    timing_report.add_option(p)
     defer_defaults(p)
     return p
 
@@ -120,7 +123,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     output = Path(first["output"]) if first["output"] else Path(f"{source.stem if source else synthetic}_dream.png")
     imageio.check_output_path(output)  # fail before minutes of work, not after
     if not synthetic:
-        picture = imageio.load_image(source, max_pixels=first["max_pixels"])
+        with timings.phase("image read"):
+            picture = imageio.load_image(source, max_pixels=first["max_pixels"])
     use_compilation_cache(not first["no_cache"])
 
     with console.status(f"loading {first['model']}"):
@@ -144,7 +148,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
                        description=f"octave {min(i + 2, n)}/{n}")
 
         dreamed, stats = dreamer_for(model).run(picture[None], objective, config, on_octave, devices=s["devices"])
-    imageio.save_image(output, dreamed[0])
+    timing_report.record_stats(stats)
+    with timings.phase("PNG write"):
+        imageio.save_image(output, dreamed[0])
     total = time.perf_counter() - started
     console.print(
         f"wrote [bold]{output}[/] in {total:.1f} s: compile {stats.compile_seconds:.1f} s "
@@ -153,4 +159,5 @@ def run(args: argparse.Namespace, console: Console) -> int:
         highlight=False,
         soft_wrap=True,
     )
+    timing_report.report(console, bool(first["timings"]))
     return 0

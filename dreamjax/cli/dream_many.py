@@ -19,6 +19,7 @@ from ..ascent.engine import dreamer_for
 from ..errors import DreamjaxError
 from ..runtime import distributed
 from ..runtime.cache import use_compilation_cache
+from . import phases as timing_report
 from .options import positive_int
 
 
@@ -80,4 +81,6 @@ def run(args: argparse.Namespace, first: dict, console: Console, prepare) -> int
         f"({totals.programs_compiled} programs, {totals.programs_from_disk} from cache), ascent {totals.run_seconds:.1f} s",
         highlight=False,
     )
+    timing_report.record_stats(totals)
+    timing_report.report(console, bool(first["timings"]))
     return 0

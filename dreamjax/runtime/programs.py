@@ -23,14 +23,16 @@ import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import jax
+from typing import TYPE_CHECKING, Any
 
 from ..files.atomic import write_bytes_atomic
-from . import cache, executables
-from .compiler import compiler_options
-from .program_key import function_name, jaxlib_version, program_key
+from . import cache
+
+if TYPE_CHECKING:
+    import jax
+
+# JAX is imported by the functions that load or store programs, not by this module, so that
+# `dreamjax cache info` and `clear` start without it.
 
 FORMAT = 1
 MAGIC = b"dreamjax-program\n"
@@ -64,6 +66,8 @@ class ProgramCache:
 
     def load(self, key: str, args: tuple) -> jax.stages.Compiled | None:
         """The program stored under ``key``, for arguments like ``args``; None on a miss."""
+        from . import executables
+
         path = self.path_for(key)
         try:
             header, payload = _read_entry(path, key)
@@ -85,12 +89,14 @@ class ProgramCache:
 
     def store(self, key: str, program: jax.stages.Compiled, summary: str = "") -> bool:
         """Write ``program`` under ``key`` (atomically) and trim the folder; False if not storable."""
+        from . import executables
+
         try:
             payload, out_tree, devices = executables.dump(program)
         except Exception:  # noqa: BLE001 - a program JAX cannot serialise stays in memory only
             return False
         header = {
-            "format": FORMAT, "key": key, "jax": jax.__version__, "jaxlib": jaxlib_version(),
+            "format": FORMAT, "key": key, **_versions(),
             "out_tree": out_tree.hex(), "devices": devices, "summary": summary,
             "payload_bytes": len(payload), "payload_sha256": hashlib.sha256(payload).hexdigest(),
         }
@@ -188,6 +194,14 @@ def trim_folder(folder: Path, suffix: str, max_bytes: int, keep: Path | None = N
     return removed
 
 
+def _versions() -> dict[str, str]:
+    import jax
+
+    from .program_key import jaxlib_version
+
+    return {"jax": jax.__version__, "jaxlib": jaxlib_version()}
+
+
 def _read_entry(path: Path, key: str) -> tuple[dict, bytes]:
     """Header and payload of the entry at ``path``, checked against ``key``; raises BadEntry."""
     with open(path, "rb") as f:
@@ -200,7 +214,7 @@ def _read_entry(path: Path, key: str) -> tuple[dict, bytes]:
     (head_len,) = struct.unpack_from("<I", raw, len(MAGIC))
     start = len(MAGIC) + 4 + head_len
     header = json.loads(raw[len(MAGIC) + 4 : start])
-    if header.get("format") != FORMAT or header.get("jax") != jax.__version__ or header.get("jaxlib") != jaxlib_version():
+    if header.get("format") != FORMAT or any(header.get(k) != v for k, v in _versions().items()):
         raise BadEntry("entry from another version")
     if header.get("key") != key:
         raise BadEntry("entry for another program")
@@ -236,6 +250,9 @@ def load_or_compile(model: Any, jitted: Any, args: tuple, **static: Any) -> tupl
     Returns the program and whether it came from the cache (nothing traced). A compiled
     program is stored for the next run.
     """
+    from .compiler import compiler_options
+    from .program_key import function_name, program_key
+
     store = default_cache()
     if store is not None:
         key = program_key(model, jitted, args, static)
@@ -252,5 +269,7 @@ def load_or_compile(model: Any, jitted: Any, args: tuple, **static: Any) -> tupl
 
 def args_summary(args: tuple) -> str:
     """The array shapes of a call, for ``dreamjax cache info`` (parameters left out)."""
+    import jax
+
     shapes = [x for x in jax.tree_util.tree_leaves(args[1:]) if hasattr(x, "shape") and len(x.shape) == 4]
     return " ".join("x".join(map(str, x.shape)) for x in shapes)

@@ -30,6 +30,7 @@ from .. import nn as kernels
 from ..errors import DreamjaxError
 from ..files.checkpoint import read_torch_checkpoint
 from ..model import InputSpec, LayerInfo, check_layers
+from ..runtime import timings
 from .imagenet import imagenet_class_names
 
 BN_EPS = 1e-3
@@ -310,7 +311,8 @@ def load(variant: str, depthwise: str | None = None) -> EfficientNetLiteModel:
     if depthwise not in kernels.DEPTHWISE_IMPLS:
         raise DreamjaxError(f"unknown depthwise implementation {depthwise!r}", f"choose from {kernels.DEPTHWISE_IMPLS}")
     path = checkpoint_path(variant)
-    sd = read_torch_checkpoint(path)
+    with timings.phase(timings.WEIGHTS_READ):
+        sd = read_torch_checkpoint(path)
     blocks = block_specs(sd)
     stem = sd["_conv_stem.weight"].shape[0]
     head = sd["_conv_head.weight"].shape[0]
