@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
-from rich.table import Table
 
 from ..errors import DreamjaxError
 from ..runtime import cache as caches
@@ -49,31 +48,33 @@ def _size(n: int) -> str:
 
 
 def _info(args: argparse.Namespace, console: Console) -> int:
-    from ..runtime.programs import SUFFIX, ProgramCache, folder_entries
+    from ..runtime.programs import BadEntry, ProgramCache, folder_entries, read_header
 
     root = _root()
-    table = Table(title="dreamjax cache", show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("folder", str(root))
+    rows = [("folder", str(root))]
     if root.is_dir():
         try:
             caches.check_private_folder(root)
         except caches.UnsafeCacheError as exc:
-            table.add_row("[red]refused[/]", exc.message)
+            rows.append(("[red]refused[/]", exc.message))
     store = ProgramCache(root / "programs")
     programs, fallback = store.entries(), folder_entries(root / "xla", "-cache")
     bound = _size(store.max_bytes)
-    table.add_row("programs", f"{len(programs)} entries, {_size(sum(e.bytes for e in programs))} of {bound}")
-    table.add_row("JAX's cache (fallback)", f"{len(fallback)} entries, {_size(sum(e.bytes for e in fallback))} of {bound}")
+    rows.append(("programs", f"{len(programs)} entries, {_size(sum(e.bytes for e in programs))} of {bound}"))
+    rows.append(("JAX's cache (fallback)", f"{len(fallback)} entries, {_size(sum(e.bytes for e in fallback))} of {bound}"))
     counts = store.saved_counts()
     looked = counts["hits"] + counts["misses"]
-    table.add_row("hits", f"{counts['hits']} of {looked} lookups" + (f" ({counts['hits'] / looked:.0%})" if looked else "")
-                  + f", {counts['stores']} stored, {counts['rejected']} unusable entries rebuilt")
-    newest = sorted(programs, key=lambda e: -e.last_used)[:5]
-    for entry in newest:
-        table.add_row("recent" if entry is newest[0] else "", f"{entry.path.name[:12]}{SUFFIX}  {_size(entry.bytes)}")
-    Console().print(table)
+    rows.append(("hits", f"{counts['hits']} of {looked} lookups" + (f" ({counts['hits'] / looked:.0%})" if looked else "")
+                 + f", {counts['stores']} stored, {counts['rejected']} unusable entries rebuilt"))
+    for entry in sorted(programs, key=lambda e: -e.last_used)[:5]:
+        try:
+            what = read_header(entry.path).get("summary") or entry.path.name
+        except (OSError, BadEntry):
+            what = f"{entry.path.name} (unreadable: rebuilt when next needed)"
+        rows.append(("recently used", f"{what}, {_size(entry.bytes)}"))
+    out = Console()
+    for name, value in rows:
+        out.print(f"[bold]{name}[/]: {value}", highlight=False, soft_wrap=True)
     return 0
 
 

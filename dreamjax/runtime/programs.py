@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import DreamjaxError
 from ..files.atomic import write_bytes_atomic
 from . import cache
 
@@ -95,18 +96,14 @@ class ProgramCache:
             payload, out_tree, devices = executables.dump(program)
         except Exception:  # noqa: BLE001 - a program JAX cannot serialise stays in memory only
             return False
-        header = {
-            "format": FORMAT, "key": key, **_versions(),
-            "out_tree": out_tree.hex(), "devices": devices, "summary": summary,
-            "payload_bytes": len(payload), "payload_sha256": hashlib.sha256(payload).hexdigest(),
-        }
-        head = json.dumps(header, sort_keys=True).encode()
-        if len(MAGIC) + 4 + len(head) + len(payload) > self.max_bytes:
-            return False
+        header = {"format": FORMAT, "key": key, **_versions(), "out_tree": out_tree.hex(), "devices": devices,
+                  "summary": summary}
         path = self.path_for(key)
         try:
-            write_bytes_atomic(path, MAGIC + struct.pack("<I", len(head)) + head + payload, mode=0o600)
-        except OSError:
+            written = write_entry(path, header, payload, self.max_bytes)
+        except (OSError, DreamjaxError):  # a full disk or a vanished folder costs the next run a compile
+            return False
+        if not written:
             return False
         self._count("stores")
         self.trim(keep=path)
@@ -147,7 +144,7 @@ class ProgramCache:
         try:
             write_bytes_atomic(self.folder / _STATS, json.dumps({k: total[k] + counts[k] for k in _COUNTERS}).encode(),
                                mode=0o600)
-        except OSError:
+        except (OSError, DreamjaxError):  # the folder went away: the counts go with it
             pass
 
     def _count(self, what: str) -> None:
@@ -202,25 +199,37 @@ def _versions() -> dict[str, str]:
     return {"jax": jax.__version__, "jaxlib": jaxlib_version()}
 
 
-def _read_entry(path: Path, key: str) -> tuple[dict, bytes]:
-    """Header and payload of the entry at ``path``, checked against ``key``; raises BadEntry."""
+def write_entry(path: Path, header: dict, payload: bytes, max_bytes: int | None = None) -> bool:
+    """Write an entry atomically, private to this user; False (nothing written) if over ``max_bytes``."""
+    header = header | {"payload_bytes": len(payload), "payload_sha256": hashlib.sha256(payload).hexdigest()}
+    head = json.dumps(header, sort_keys=True).encode()
+    data = MAGIC + struct.pack("<I", len(head)) + head + payload
+    if max_bytes is not None and len(data) > max_bytes:
+        return False
+    write_bytes_atomic(path, data, mode=0o600)
+    return True
+
+
+def read_entry(path: Path) -> tuple[dict, bytes]:
+    """Header and payload of the entry at ``path``, with its checksum checked; raises BadEntry."""
     with open(path, "rb") as f:
         st = os.fstat(f.fileno())
         if (hasattr(os, "geteuid") and st.st_uid != os.geteuid()) or st.st_mode & 0o022:
             raise BadEntry("entry is not private to this user")
-        raw = f.read()
-    if not raw.startswith(MAGIC) or len(raw) < len(MAGIC) + 4:
-        raise BadEntry("not a dreamjax program")
-    (head_len,) = struct.unpack_from("<I", raw, len(MAGIC))
-    start = len(MAGIC) + 4 + head_len
-    header = json.loads(raw[len(MAGIC) + 4 : start])
+        header = _header(f)
+        payload = f.read()
+    if len(payload) != header.get("payload_bytes") or hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
+        raise BadEntry("entry is truncated or corrupt")
+    return header, payload
+
+
+def _read_entry(path: Path, key: str) -> tuple[dict, bytes]:
+    """:func:`read_entry`, refusing entries of other versions or other programs."""
+    header, payload = read_entry(path)
     if header.get("format") != FORMAT or any(header.get(k) != v for k, v in _versions().items()):
         raise BadEntry("entry from another version")
     if header.get("key") != key:
         raise BadEntry("entry for another program")
-    payload = raw[start:]
-    if len(payload) != header.get("payload_bytes") or hashlib.sha256(payload).hexdigest() != header.get("payload_sha256"):
-        raise BadEntry("entry is truncated or corrupt")
     return header, payload
 
 
@@ -251,7 +260,7 @@ def load_or_compile(model: Any, jitted: Any, args: tuple, **static: Any) -> tupl
     program is stored for the next run.
     """
     from .compiler import compiler_options
-    from .program_key import function_name, program_key
+    from .program_key import program_key
 
     store = default_cache()
     if store is not None:
@@ -261,15 +270,38 @@ def load_or_compile(model: Any, jitted: Any, args: tuple, **static: Any) -> tupl
             return program, True
     program = jitted.lower(*args, **static).compile(compiler_options())
     if store is not None:
-        store.store(key, program, summary=f"{getattr(model, 'name', '?')} {function_name(jitted)} {args_summary(args)}")
+        store.store(key, program, summary=describe_program(model, jitted, args, static))
         # JAX bounds its own cache only with the filelock package installed; keep it bounded here.
         trim_folder(store.folder.parent / "xla", "-cache", store.max_bytes)
     return program, False
 
 
-def args_summary(args: tuple) -> str:
-    """The array shapes of a call, for ``dreamjax cache info`` (parameters left out)."""
-    import jax
+def describe_program(model: Any, jitted: Any, args: tuple, static: dict[str, Any]) -> str:
+    """A line for ``dreamjax cache info``: model, function, batch and canvas."""
+    from .program_key import function_name
 
-    shapes = [x for x in jax.tree_util.tree_leaves(args[1:]) if hasattr(x, "shape") and len(x.shape) == 4]
-    return " ".join("x".join(map(str, x.shape)) for x in shapes)
+    images = [x.shape for x in args[1:] if len(getattr(x, "shape", ())) == 4][:1]
+    canvas = [getattr(v, "shape", None) for v in static.values() if isinstance(getattr(v, "shape", None), tuple)]
+    where = f"{images[0][0]} x {images[0][2]}x{images[0][1]}" if images else "?"
+    to = f" -> {canvas[0][1]}x{canvas[0][0]}" if canvas else ""
+    return f"{getattr(model, 'name', '?')} {function_name(jitted).rpartition('.')[2]}: {where}{to}"
+
+
+def read_header(path: Path) -> dict:
+    """Only the header of an entry (for listings; not checked against its payload)."""
+    with open(path, "rb") as f:
+        return _header(f)
+
+
+def _header(f) -> dict:
+    start = f.read(len(MAGIC) + 4)
+    if not start.startswith(MAGIC) or len(start) < len(MAGIC) + 4:
+        raise BadEntry("not a dreamjax program")
+    (head_len,) = struct.unpack_from("<I", start, len(MAGIC))
+    try:
+        header = json.loads(f.read(head_len))
+    except ValueError:
+        raise BadEntry("entry header is corrupt") from None
+    if not isinstance(header, dict):
+        raise BadEntry("entry header is corrupt")
+    return header
