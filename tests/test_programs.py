@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import jax
@@ -243,3 +246,31 @@ def test_size_bound_from_the_environment(monkeypatch):
     with pytest.raises(cache.DreamjaxError, match="not a size"):
         cache.parse_size("lots")
 
+
+
+# A fresh process: the device count is fixed when the CPU backend starts.
+TWO_DEVICES = """
+import json, sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from test_programs import counting_model, dream
+from dreamjax.runtime import cache
+cache.ensure_compilation_cache({root!r})
+model = counting_model()
+images = np.random.default_rng(1).random((2, 40, 36, 3), dtype=np.float32)
+cold, cold_stats = dream(model, images)
+traced, model.traces = model.traces, 0
+warm, warm_stats = dream(model, images)
+print(json.dumps({{"traced": traced, "warm_traces": model.traces, "loaded": warm_stats.programs_from_disk,
+                  "same": bool(np.array_equal(cold, warm))}}))
+"""
+
+
+def test_programs_split_over_two_devices_load_too(tmp_path):
+    root = tmp_path / "cache"
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+    script = TWO_DEVICES.format(tests=os.path.dirname(__file__), root=str(root))
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"traced": 2, "warm_traces": 0, "loaded": 2, "same": True}
