@@ -274,3 +274,42 @@ def test_programs_split_over_two_devices_load_too(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result == {"traced": 2, "warm_traces": 0, "loaded": 2, "same": True}
+
+
+JAX_FALLBACK = """
+import json, sys
+import jax
+import numpy as np
+sys.path.insert(0, {tests!r})
+from test_programs import ONE_OCTAVE, counting_model, dream
+from dreamjax.runtime import cache
+cache.ensure_compilation_cache({root!r})
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)  # keep even a quick compile
+model = counting_model()
+images = np.random.default_rng(1).random((1, 40, 36, 3), dtype=np.float32)
+out, stats = dream(model, images, ONE_OCTAVE)
+np.save({out!r}, out)
+print(json.dumps({{"traces": model.traces, "from_disk": stats.programs_from_disk}}))
+"""
+
+
+def test_a_program_jax_cache_served_is_stored_fresh_and_runs(tmp_path):
+    """An executable from JAX's cache breaks when serialised again; what is stored must run."""
+    root = tmp_path / "cache"
+
+    def run(name):
+        script = JAX_FALLBACK.format(tests=os.path.dirname(__file__), root=str(root), out=str(tmp_path / name))
+        proc = subprocess.run([sys.executable, "-c", script], env=dict(os.environ, JAX_PLATFORMS="cpu"),
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1]), np.load(tmp_path / name)
+
+    first, picture = run("first.npy")
+    assert first == {"traces": 1, "from_disk": 0}
+    shutil.rmtree(root / "programs")  # only JAX's cache holds the program now
+    second, again = run("second.npy")
+    assert second["from_disk"] == 1 and second["traces"] >= 1  # JAX's cache still traces
+    third, last = run("third.npy")
+    assert third == {"traces": 0, "from_disk": 1}  # from the program cache, and it runs
+    np.testing.assert_array_equal(again, picture)
+    np.testing.assert_array_equal(last, picture)

@@ -208,7 +208,7 @@ class Dreamer:
             program, loaded = load_or_compile(self.model, self._jitted, args, plan=plan)  # no tracing on a hit
             stats.compile_seconds += time.perf_counter() - t0
             stats.programs_compiled += 1
-            stats.programs_from_disk += 1 if loaded else persistent_cache_hits() - hits
+            stats.programs_from_disk += 1 if loaded else min(1, persistent_cache_hits() - hits)
             self._compiled[key] = program
         return program
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import warnings
 from pathlib import Path
 
@@ -31,6 +32,7 @@ _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 _state: dict = {"configured": False, "root": None, "listening": False, "warned": set()}
 _counts = {"hits": 0}
+_thread = threading.local()  # hits seen by the compiling thread itself (programs build in threads)
 _HIT = "/jax/compilation_cache/cache_hits"
 
 
@@ -135,13 +137,14 @@ def use_compilation_cache(enabled: bool) -> None:
 def _on_event(event: str, **kwargs) -> None:
     if event == _HIT:
         _counts["hits"] += 1
+        _thread.hits = getattr(_thread, "hits", 0) + 1
 
 
-def persistent_cache_hits() -> int:
-    """How many programs this process has loaded from JAX's on-disk cache so far."""
+def persistent_cache_hits(this_thread: bool = False) -> int:
+    """How many programs this process (or only this thread) has loaded from JAX's on-disk cache."""
     if not _state["listening"]:
         import jax
 
         jax.monitoring.register_event_listener(_on_event)
         _state["listening"] = True
-    return _counts["hits"]
+    return getattr(_thread, "hits", 0) if this_thread else _counts["hits"]

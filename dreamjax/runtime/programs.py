@@ -253,26 +253,41 @@ def default_cache() -> ProgramCache | None:
     return found
 
 
+# An option set to XLA's default: the same program, under another key of JAX's caches (in memory
+# and on disk), so that compiling with it really compiles.
+_FRESH = {"xla_cpu_enable_fast_math": False}
+
+
 def load_or_compile(model: Any, jitted: Any, args: tuple, **static: Any) -> tuple[jax.stages.Compiled, bool]:
     """``jitted`` compiled for ``args`` (and the static arguments): from the cache, or compiled.
 
     Returns the program and whether it came from the cache (nothing traced). A compiled
-    program is stored for the next run.
+    program is stored for the next run. One that JAX's persistent cache served cannot be: an
+    XLA:CPU executable loaded from there and serialised again loses some of its kernels
+    ("Function ... not found" when run), so a fresh compile of it is stored instead, once.
     """
     from .compiler import compiler_options
     from .program_key import program_key
 
     store = default_cache()
-    if store is not None:
-        key = program_key(model, jitted, args, static)
-        program = store.load(key, args)
-        if program is not None:
-            return program, True
-    program = jitted.lower(*args, **static).compile(compiler_options())
-    if store is not None:
-        store.store(key, program, summary=describe_program(model, jitted, args, static))
-        # JAX bounds its own cache only with the filelock package installed; keep it bounded here.
-        trim_folder(store.folder.parent / "xla", "-cache", store.max_bytes)
+    if store is None:
+        return jitted.lower(*args, **static).compile(compiler_options()), False
+    key = program_key(model, jitted, args, static)
+    program = store.load(key, args)
+    if program is not None:
+        return program, True
+    served = cache.persistent_cache_hits(this_thread=True)
+    lowered = jitted.lower(*args, **static)
+    program = fresh = lowered.compile(compiler_options())
+    if cache.persistent_cache_hits(this_thread=True) != served:
+        try:
+            fresh = lowered.compile(compiler_options() | _FRESH)
+        except Exception:  # noqa: BLE001 - an XLA without the option: JAX's cache keeps serving it
+            fresh = None
+    if fresh is not None:
+        store.store(key, fresh, summary=describe_program(model, jitted, args, static))
+    # JAX bounds its own cache only with the filelock package installed; keep it bounded here.
+    trim_folder(store.folder.parent / "xla", "-cache", store.max_bytes)
     return program, False
 
 
