@@ -2,6 +2,11 @@
 
 Images inside the engine are float32 ``[B, H, W, 3]``, RGB, values in ``[0, 1]``. A model
 applies its own normalisation and layout change inside ``apply`` so that XLA fuses them.
+
+A model may also have a ``fingerprint`` string that names what its ``apply`` computes (say its
+weights file and options); compiled programs are cached under it. Without one, a hash of its
+parameters, layers and input spec is taken (once per model), which is slower and blind to a
+graph that changes while its weights do not.
 """
 
 from __future__ import annotations
