@@ -103,3 +103,10 @@ def test_light_commands_do_not_import_jax(argv, tmp_path):
     env = {**os.environ, cache.ENV_DIR: str(tmp_path / "cache")}
     proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env, timeout=120)
     assert proc.stderr.strip().splitlines()[-1] == "no jax", proc.stderr
+
+
+def test_a_zoo_model_does_not_import_other_plugins():
+    code = ("import sys\nfrom dreamjax.backends import find_backend\nfind_backend('efficientnet_lite0')\n"
+            "print(sorted(m for m in sys.modules if m.startswith('dreamjax_onnx') or m in ('jax', 'onnx')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert proc.stdout.strip() == "[]"
