@@ -228,6 +228,18 @@ def test_eviction_keeps_the_folder_under_its_bound(program_cache, images):
     assert kept in {e.path for e in store.entries()}  # recently used survived two newer writes
 
 
+def test_jax_cache_folder_is_kept_under_the_bound_too(program_cache, images):
+    xla = program_cache / "xla"
+    xla.mkdir()
+    for i in range(4):
+        (xla / f"entry{i}-cache").write_bytes(b"x" * 1000)
+        os.utime(xla / f"entry{i}-cache", (1000 + i, 1000 + i))
+    programs.default_cache().max_bytes = 2500  # smaller than a program: nothing of ours is written
+    dream(counting_model(), images, ONE_OCTAVE)
+    assert sorted(p.name for p in xla.iterdir()) == ["entry2-cache", "entry3-cache"]  # oldest out first
+    assert programs.default_cache().entries() == []
+
+
 def test_counts_are_kept_in_the_folder(program_cache, images):
     dream(counting_model(), images, ONE_OCTAVE)
     store = programs.default_cache()
