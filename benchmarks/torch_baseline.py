@@ -15,8 +15,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from dreamjax.ascent.engine import octave_shapes
-
 
 def lite_model(variant: str = "lite0") -> torch.nn.Module:
     """EfficientNet-Lite with its registry weights, in eval mode, parameters frozen."""
@@ -56,13 +54,20 @@ def dream(net, images01: torch.Tensor, block: int, **settings) -> torch.Tensor:
 
 
 def dream_with(forward, images01: torch.Tensor, *, octaves=4, octave_scale=1.4, steps=10, step_size=0.01,
-               jitter=32, seed=0, min_size=32) -> torch.Tensor:
+               jitter=32, seed=0, min_size=32, shapes=None) -> torch.Tensor:
     """DeepDream on NCHW ``images01`` maximising the mean square of ``forward(images01)``
     (a network cut at its dream layer, input normalisation included); mirrors
-    ``dreamjax.ascent.engine.Dreamer.run``."""
+    ``dreamjax.ascent.engine.Dreamer.run``.
+
+    ``shapes``: the octave sizes (default: dreamjax's, which imports JAX; a whole-process
+    baseline passes its own so that the torch process never imports JAX).
+    """
     gen = torch.Generator().manual_seed(seed)
     b, _, h, w = images01.shape
-    shapes = octave_shapes(h, w, octaves, octave_scale, min_size)
+    if shapes is None:
+        from dreamjax.ascent.engine import octave_shapes
+
+        shapes = octave_shapes(h, w, octaves, octave_scale, min_size)
     image = images01
     detail = torch.zeros(b, 3, *shapes[0])
     for shape in shapes:

@@ -1,6 +1,7 @@
 """dreamjax: fast batched DeepDream on JAX.
 
-Public API (nothing is discovered or compiled at import time)::
+Public API (nothing is discovered or compiled at import time, and JAX itself is imported only
+when a name that needs it is first used, so ``dreamjax --help`` starts fast)::
 
     import dreamjax
     model = dreamjax.load_model("efficientnet_lite0")
@@ -9,44 +10,59 @@ Public API (nothing is discovered or compiled at import time)::
                          regularisers=dreamjax.Regularisers(laplacian_levels=4))
 """
 
-from .ascent.engine import dream
-from .ascent.objectives import (
-    Objective,
-    build_objective,
-    channel_objective,
-    class_objective,
-    guide_objective,
-    layer_objective,
-    neuron_objective,
-)
-from .ascent.regularisers import Regularisers
-from .backends import list_backends, load_model
-from .errors import DreamjaxError, UnknownNameError
-from .files.image import load_image, save_image
-from .files.starts import colour_image, noise_image
-from .model import Backend, DreamModel, InputSpec, LayerInfo
+from __future__ import annotations
 
-__all__ = [
-    "Backend",
-    "DreamModel",
-    "DreamjaxError",
-    "InputSpec",
-    "LayerInfo",
-    "Objective",
-    "Regularisers",
-    "UnknownNameError",
-    "build_objective",
-    "channel_objective",
-    "class_objective",
-    "colour_image",
-    "dream",
-    "guide_objective",
-    "layer_objective",
-    "list_backends",
-    "neuron_objective",
-    "noise_image",
-    "load_image",
-    "load_model",
-    "save_image",
-]
+import importlib
+from typing import TYPE_CHECKING
+
+# name -> the module that defines it, imported on first use (PEP 562).
+_EXPORTS = {
+    "dream": ".ascent.engine",
+    **dict.fromkeys(("Objective", "build_objective", "channel_objective", "class_objective", "guide_objective",
+                     "layer_objective", "neuron_objective"), ".ascent.objectives"),
+    "Regularisers": ".ascent.regularisers",
+    "list_backends": ".backends",
+    "load_model": ".backends",
+    "DreamjaxError": ".errors",
+    "UnknownNameError": ".errors",
+    "load_image": ".files.image",
+    "save_image": ".files.image",
+    "colour_image": ".files.starts",
+    "noise_image": ".files.starts",
+    **dict.fromkeys(("Backend", "DreamModel", "InputSpec", "LayerInfo"), ".model"),
+}
+
+if TYPE_CHECKING:  # what static tools see; at run time __getattr__ imports on demand
+    from .ascent.engine import dream
+    from .ascent.objectives import (
+        Objective,
+        build_objective,
+        channel_objective,
+        class_objective,
+        guide_objective,
+        layer_objective,
+        neuron_objective,
+    )
+    from .ascent.regularisers import Regularisers
+    from .backends import list_backends, load_model
+    from .errors import DreamjaxError, UnknownNameError
+    from .files.image import load_image, save_image
+    from .files.starts import colour_image, noise_image
+    from .model import Backend, DreamModel, InputSpec, LayerInfo
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'dreamjax' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+__all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"

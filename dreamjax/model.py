@@ -2,17 +2,23 @@
 
 Images inside the engine are float32 ``[B, H, W, 3]``, RGB, values in ``[0, 1]``. A model
 applies its own normalisation and layout change inside ``apply`` so that XLA fuses them.
+
+A model may also have a ``fingerprint`` string that names what its ``apply`` computes (say its
+weights file and options); compiled programs are cached under it. Without one, a hash of its
+parameters, layers and input spec is taken (once per model), which is slower and blind to a
+graph that changes while its weights do not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
-
-import jax
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .errors import UnknownNameError
+
+if TYPE_CHECKING:  # annotations only: importing the model contract must not import JAX
+    import jax
 
 
 @dataclass(frozen=True)

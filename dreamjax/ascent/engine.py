@@ -26,9 +26,9 @@ import numpy as np
 from ..errors import DreamjaxError
 from ..model import DreamModel
 from ..runtime.cache import ensure_compilation_cache, persistent_cache_hits
-from ..runtime.compiler import compiler_options
 from ..runtime.devices import place, shard_key
 from ..runtime.memory import check_fits, program_bytes
+from ..runtime.programs import load_or_compile
 from . import step
 from .objectives import Objective, build_objective, layer_objective
 from .regularisers import Regularisers
@@ -154,18 +154,19 @@ class Dreamer:
 
     def _program(self, args, plan: OctavePlan, stats: DreamStats):
         """The compiled program of ``plan`` for ``args`` (concrete or abstract): the one place
-        where programs are lowered and compiled. Safe to call from several threads."""
+        where programs are lowered and compiled, or loaded from the program cache without
+        tracing (``runtime.programs``). Safe to call from several threads."""
         key = (plan, self._signature(args))
         with self._lock:
             program = self._compiled.get(key)
         if program is not None:
             return program
-        t0, hits = time.perf_counter(), persistent_cache_hits()
-        program = self._jitted.lower(*args, plan=plan).compile(compiler_options())
+        t0, hits = time.perf_counter(), persistent_cache_hits(this_thread=True)
+        program, loaded = load_or_compile(self.model, self._jitted, args, plan=plan)
         with self._lock:
             stats.compile_seconds += time.perf_counter() - t0
             stats.programs_compiled += 1
-            stats.programs_from_disk += persistent_cache_hits() - hits
+            stats.programs_from_disk += 1 if loaded else min(1, persistent_cache_hits(this_thread=True) - hits)
             self._compiled[key] = program
         return program
 

@@ -2,23 +2,39 @@
 
 Each subcommand lives in its own module with ``register(subparsers)`` and ``run(args, console)``;
 plugins add theirs through the ``dreamjax.commands`` entry-point group (``plugin_commands.py``).
-Errors a user can act on print one line (plus a hint) and exit with code 2; ``--debug`` shows
-the traceback instead. So do bad options: argparse's message and where to look, without its
-usage block.
+Only the subcommand being run is imported (and JAX with it, where it needs it); a built-in
+command does not load the plugins at all. Errors a user can act on print one line (plus a hint)
+and exit with code 2; ``--debug`` shows the traceback instead. So do bad options: argparse's
+message and where to look, without its usage block.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import sys
+import warnings
 
 from rich.console import Console
 from rich.markup import escape
 
 from ..errors import DreamjaxError
+from ..runtime import timings
+from ..runtime.cache import CacheWarning
 from .plugin_commands import add_commands, epilog
 
-BUILTIN_COMMANDS = ("dream", "zoom", "models", "layers", "presets", "bench")
+# name -> one-line help. The others than the one being run are listed by name only, so
+# `dreamjax dream` imports no other command module.
+BUILTIN_COMMANDS = {
+    "dream": "dream on an image",
+    "zoom": "dream an endless zoom, frame after frame",
+    "atlas": "picture what each channel of a layer detects: a contact sheet and a page",
+    "models": "list models and backends",
+    "layers": "list a model's dreamable layers",
+    "presets": "list a model's presets (use with `dreamjax dream --preset NAME`)",
+    "bench": "measure dream throughput",
+    "cache": "the compiled-program cache: info, clear, warm",
+}
 
 
 class Parser(argparse.ArgumentParser):
@@ -28,26 +44,41 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\nhint: see '{self.prog} --help'\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand in full, or with only ``command`` in full (the rest by name)."""
+    builtin = tuple(BUILTIN_COMMANDS)
+    with_plugins = command is None or command not in BUILTIN_COMMANDS
     parser = Parser(prog="dreamjax", description="Fast batched DeepDream on JAX.",
-                                     epilog=epilog(BUILTIN_COMMANDS), formatter_class=argparse.RawDescriptionHelpFormatter)
+                    epilog=epilog(builtin) if with_plugins else None,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands = []
-    for name in BUILTIN_COMMANDS:
+    for name, help_text in BUILTIN_COMMANDS.items():
+        if command is not None and name != command:
+            sub.add_parser(name, help=help_text, add_help=False)
+            continue
         module = importlib.import_module(f".{name}", __name__)
         commands.append((module.register(sub), module.run))
-    commands += add_commands(sub, BUILTIN_COMMANDS)
+    if with_plugins:
+        commands += add_commands(sub, builtin)
     for sp, run in commands:
         sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
         sp.set_defaults(_run=run, _parser=sp)
     return parser
 
 
+def _command(argv: list[str]) -> str:
+    """The subcommand named in ``argv`` ("" when none is: only the overview is needed)."""
+    return next((arg for arg in argv if not arg.startswith("-")), "")
+
+
 def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True)
+    timings.add("startup (interpreter, dreamjax.cli)", timings.process_age() or 0.0)
     try:  # Ctrl-C while the subcommands (and JAX) are still importing: no traceback either
-        parser = build_parser()
+        with timings.phase("imports (the subcommand, JAX)"):
+            parser = build_parser(_command(sys.argv[1:] if argv is None else argv) or None)
         args, unknown = parser.parse_known_args(argv)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/] before any work started")
@@ -58,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     if unknown and not getattr(args, "_any_arguments", False):  # only a broken plugin's stand-in takes any
         args._parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        return args._run(args, console) or 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", CacheWarning)  # a notice on stderr, never an error
+            warnings.showwarning = _notice(console, warnings.showwarning)
+            return args._run(args, console) or 0
     except DreamjaxError as exc:
         if args.debug:
             console.print_exception()
@@ -69,3 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/]: finished files are kept, nothing partial was written")
         return 130
+
+
+def _notice(console: Console, show):
+    """Cache warnings as one line on the console; any other warning as Python shows it."""
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, CacheWarning):
+            console.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return showwarning

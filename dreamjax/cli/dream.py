@@ -21,8 +21,10 @@ from ..backends import load_model
 from ..errors import DreamjaxError
 from ..files import image as imageio
 from ..files.starts import colour_image, noise_image
+from ..runtime import timings
 from ..runtime.cache import use_compilation_cache
 from . import dream_many
+from . import phases as timing_report
 from .options import (
     add_ascent_options,
     add_input_options,
@@ -73,6 +75,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     reg.add_argument("--decorrelate-colour", "--decorrelate-color", dest="decorrelate_colour", action="store_true",
                      help="take steps in decorrelated colour space (as Lucid)")
     dream_many.add_options(p)
+    timing_report.add_option(p)
     defer_defaults(p)
     return p
 
@@ -103,7 +106,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     output = Path(first["output"]) if first["output"] else Path(f"{source.stem if source else synthetic}_dream.png")
     imageio.check_output_path(output)  # fail before minutes of work, not after
     if not synthetic:
-        picture = imageio.load_image(source, max_pixels=first["max_pixels"])
+        with timings.phase("image read"):
+            picture = imageio.load_image(source, max_pixels=first["max_pixels"])
     use_compilation_cache(not first["no_cache"])
 
     with console.status(f"loading {first['model']}"):
@@ -130,11 +134,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
         dreamed, stats = dreamer_for(model).run(picture[None], objective, config, on_octave, devices=s["devices"],
                                                 status=on_status)
-    imageio.save_image(output, dreamed[0])
+    timing_report.record_stats(stats)
+    with timings.phase("PNG write"):
+        imageio.save_image(output, dreamed[0])
     total = time.perf_counter() - started
     console.print(
         f"wrote [bold]{output}[/] in {total:.1f} s: {cost_summary(stats)}, {stats.steps_per_second:.2f} steps/s",
         highlight=False,
         soft_wrap=True,
     )
+    timing_report.report(console, bool(first["timings"]))
     return 0

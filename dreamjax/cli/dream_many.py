@@ -20,6 +20,7 @@ from ..ascent.engine import dreamer_for
 from ..errors import DreamjaxError
 from ..runtime import distributed
 from ..runtime.cache import use_compilation_cache
+from . import phases as timing_report
 from .options import positive_int
 
 
@@ -81,4 +82,6 @@ def run(args: argparse.Namespace, first: dict, console: Console, prepare) -> int
         f"wrote {len(totals.written)} pictures to [bold]{outdir}[/] in {total:.1f} s: {cost_summary(totals)}",
         highlight=False,
     )
+    timing_report.record_stats(totals)
+    timing_report.report(console, bool(first["timings"]))
     return 0

@@ -28,6 +28,15 @@ def compiler_options(backend: str | None = None) -> dict[str, str]:
     return dict(_supported(backend or jax.default_backend()))
 
 
+def compiler_key(backend: str | None = None) -> str:
+    """What decides the compiler's settings, for cache keys: found without compiling anything.
+
+    The options actually used (:func:`compiler_options`) follow from these and the XLA version.
+    """
+    backend = backend or jax.default_backend()
+    return repr((backend, sorted(_CPU.items()) if backend == "cpu" else [], os.environ.get("XLA_FLAGS", "")))
+
+
 @functools.cache
 def _supported(backend: str) -> tuple[tuple[str, str], ...]:
     if backend != "cpu":
