@@ -7,6 +7,7 @@ Public API (nothing is discovered or compiled at import time)::
     out = dreamjax.dream(model, image, layers=["blocks.9"])
     out = dreamjax.dream(model, image, objective="blocks.5,class=tabby cat:2",
                          regularisers=dreamjax.Regularisers(laplacian_levels=4))
+    pictures = dreamjax.visualize(model, "blocks.10", channels=range(16))  # [16, 128, 128, 3]
 """
 
 from .ascent.engine import dream
@@ -48,5 +49,15 @@ __all__ = [
     "load_image",
     "load_model",
     "save_image",
+    "visualize",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # visualize needs optax; it is imported when first asked for, not with dreamjax.
+    if name == "visualize":
+        from .featurevis.visualize import visualize
+
+        return visualize
+    raise AttributeError(f"module 'dreamjax' has no attribute {name!r}")

@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from ..errors import DreamjaxError
 
-SUBCOMMANDS = ("dream", "zoom", "models", "layers", "presets", "convert", "bench")
+SUBCOMMANDS = ("dream", "zoom", "atlas", "models", "layers", "presets", "convert", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -33,4 +33,5 @@ def run(args: argparse.Namespace, console: Console) -> int:
         note = "default" if layer.name == default else layer.description
         table.add_row(str(i), layer.name, str(layer.channels), spatial, note)
     Console().print(table)
+    Console().print(f"see what each channel detects: dreamjax atlas {args.model} --layer {default}", markup=False, style="dim")
     return 0
