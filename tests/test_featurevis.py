@@ -10,7 +10,7 @@ import pytest
 import dreamjax
 from dreamjax.errors import DreamjaxError
 from dreamjax.featurevis import NO_TRANSFORMS, Parametrisation, Recipe, Transforms, visualizer_for
-from dreamjax.featurevis.visualize import auto_batch, make_job, split_batches
+from dreamjax.featurevis.visualize import auto_batch, auto_chunk, make_job, split_batches
 from dreamjax.runtime import memory
 
 FAST = dict(size=16, steps=4)
@@ -40,6 +40,26 @@ def test_a_batch_of_channels_equals_one_channel_at_a_time(tiny):
     np.testing.assert_allclose(together, np.stack(alone), atol=1e-5)
     # A picture depends on its channel, not its place in the list.
     np.testing.assert_allclose(dreamjax.visualize(tiny, "conv2", [4], recipe=SMALL, **FAST)[0], together[2], atol=1e-5)
+
+
+def run_in_chunks(model, job, chunk):
+    out = np.zeros((job.pictures, *job.shape, 3), np.float32)
+
+    def keep(members, images):
+        out[members] = images
+
+    plans = []
+    visualizer_for(model).make(job, range(job.pictures), batch=4, chunk=chunk, on_batch=keep, on_plan=plans.append)
+    assert plans[0].chunk == (chunk or 4)
+    return out
+
+
+def test_the_network_may_see_a_batch_in_chunks_with_the_same_pictures(tiny):
+    job = make_job(tiny, "conv2", [0, 1], copies=2, diversity=3.0, recipe=SMALL, **FAST)
+    whole = run_in_chunks(tiny, job, 0)
+    np.testing.assert_allclose(run_in_chunks(tiny, job, 2), whole, atol=1e-5)
+    with pytest.raises(DreamjaxError, match="whole groups"):
+        run_in_chunks(tiny, job, 1)
 
 
 def test_copies_with_diversity_differ_and_groups_stay_apart(tiny):
@@ -92,6 +112,9 @@ def test_batches_are_balanced_and_keep_copies_together():
     grouped = split_batches(12, 5, copies=3)  # 4 channels x 3 copies, at most 5 -> groups of 3 per batch
     assert grouped.size == 3 and all(b[0] % 3 == 0 and b == tuple(range(b[0], b[0] + 3)) for b in grouped.batches)
     assert auto_batch((140, 140)) == 53 and auto_batch((140, 140), copies=4) == 52
+    chunked = split_batches(7, 53, chunk=2)  # the batch is a whole number of chunks
+    assert chunked.size == 8 and chunked.chunk == 2 and chunked.real(0) == tuple(range(7))
+    assert auto_chunk((140, 140), platform="cpu") == 2 and auto_chunk((140, 140), platform="gpu") == 0
 
 
 def test_batch_size_is_halved_until_the_program_fits(tiny, monkeypatch):
@@ -104,8 +127,9 @@ def test_batch_size_is_halved_until_the_program_fits(tiny, monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda device: (int(budget), "host memory"))
     smaller = visualizer.plan(job, 16, stats=stats)
     assert smaller.size < 16 and stats.estimated_bytes <= budget
-    with pytest.raises(memory.MemoryLimitError, match="visualising 16 pictures"):
+    with pytest.raises(memory.MemoryLimitError, match="visualising 16 pictures") as info:
         visualizer.plan(job, 16, batch=16)
+    assert "smaller --batch" in info.value.hint
 
 
 def test_visualize_is_exported_lazily():

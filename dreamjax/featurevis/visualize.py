@@ -34,12 +34,16 @@ from ..errors import DreamjaxError
 from ..model import DreamModel
 from ..runtime.cache import ensure_compilation_cache, persistent_cache_hits
 from ..runtime.compiler import compiler_options
-from ..runtime.memory import MemoryLimitError, check_fits, program_bytes
+from ..runtime.memory import ENV_SWITCH, MemoryLimitError, check_fits, program_bytes
 from .objectives import PictureObjective, Targets, build_targets, picture_objective
 from .param import Parametrisation, init_params, to_image
 from .transforms import Transforms, random_views
 
-CHUNKS = 16  # calls of the program per batch, so progress moves and Ctrl-C is heard
+CALLS = 16  # calls of the program per batch, so progress moves and Ctrl-C is heard
+# Canvas pixels per network call on a CPU. Per picture, CPU time per step (2-core Xeon, 2 MiB L2
+# a core, EfficientNet-Lite0 to blocks.10, 128x128 pictures) grew ~35% from 1-2 to 16 pictures a
+# call; see benchmarks/RESULTS.md.
+CPU_PIXELS_PER_CHUNK = 48 * 1024
 MAX_SIZE = 4096
 
 
@@ -87,21 +91,36 @@ def _start(recipe: Recipe, keys: jax.Array, *, shape: tuple[int, int]):
     return params, _optimiser(recipe).init(params)
 
 
-def _ascend(apply, model_params, objective: PictureObjective, recipe: Recipe, keys, state, start, stop, *, shape):
-    """Steps ``start`` .. ``stop`` of the ascent; returns the new state and the pictures."""
+def _ascend(apply, model_params, objective: PictureObjective, recipe: Recipe, keys, state, start, stop, *, shape, chunk):
+    """Steps ``start`` .. ``stop`` of the ascent; returns the new state and the pictures.
+
+    Each step runs the network on ``chunk`` pictures at a time (a ``lax.map`` inside the step):
+    on a CPU small chunks stay in cache, while the batch, and the program, hold many more.
+    """
     height, width = shape
     optimiser = _optimiser(recipe)
 
-    def total_score(params, step_keys):
-        pictures = to_image(params, height, width, recipe.param, recipe.decay_power)
-        seen = random_views(pictures, step_keys, recipe.transforms)
-        return jnp.sum(objective(apply(model_params, seen, objective.layers)))
+    def chunk_gradient(part):
+        params, step_keys, vectors = part
+        scored = objective.with_vectors(vectors)
+
+        def total_score(params):
+            pictures = to_image(params, height, width, recipe.param, recipe.decay_power)
+            seen = random_views(pictures, step_keys, recipe.transforms)
+            return jnp.sum(scored(apply(model_params, seen, scored.layers)))
+
+        return jax.grad(total_score)(params)
 
     def step(i, state):
         params, opt_state = state
         step_keys = jax.vmap(lambda key: jax.random.fold_in(key, i))(keys)
-        grad = jax.grad(total_score)(params, step_keys)
-        updates, opt_state = optimiser.update(jax.tree_util.tree_map(jnp.negative, grad), opt_state, params)
+        part = (params, step_keys, objective.target.vectors)
+        if chunk >= len(keys):
+            grad = chunk_gradient(part)
+        else:
+            split = jax.tree_util.tree_map(lambda a: a.reshape(len(keys) // chunk, chunk, *a.shape[1:]), part)
+            grad = jax.lax.map(chunk_gradient, split).reshape(params.shape)
+        updates, opt_state = optimiser.update(-grad, opt_state, params)
         return optax.apply_updates(params, updates), opt_state
 
     state = jax.lax.fori_loop(start, stop, step, state)
@@ -111,9 +130,11 @@ def _ascend(apply, model_params, objective: PictureObjective, recipe: Recipe, ke
 @dataclass(frozen=True)
 class Batches:
     """Which pictures run together: ``batches[k]`` holds picture indices (the last one padded
-    with repeats of its first picture, dropped afterwards, so every call has one shape)."""
+    with repeats of its first pictures, dropped afterwards, so every call has one shape). The
+    network sees ``chunk`` pictures at a time; ``size`` is a multiple of it."""
 
     size: int
+    chunk: int
     batches: tuple[tuple[int, ...], ...]
     pictures: int
 
@@ -121,21 +142,34 @@ class Batches:
         return tuple(dict.fromkeys(self.batches[k]))
 
 
-def split_batches(pictures: int, batch: int, copies: int = 1) -> Batches:
-    """As few equal batches of at most ``batch`` pictures as hold all, copies of one channel together."""
-    groups, per = pictures // copies, max(1, batch // copies)
+def split_batches(pictures: int, batch: int, copies: int = 1, chunk: int = 0) -> Batches:
+    """As few equal batches of at most ``batch`` pictures as hold all, copies of one channel
+    together, each a whole number of chunks (``chunk`` 0: the whole batch is one chunk)."""
+    if chunk:  # no bigger than the batch or the job
+        chunk = max(copies, min(chunk, batch, pictures) // copies * copies)
+    unit = chunk or copies
+    groups, per = math.ceil(pictures / unit), max(1, batch // unit)
     count = math.ceil(groups / per)
     per = math.ceil(groups / count)
     batches = []
     for k in range(count):
-        members = list(range(k * per * copies, min(groups, (k + 1) * per) * copies))
-        batches.append(tuple(members + members[:copies] * (per - len(members) // copies)))
-    return Batches(per * copies, tuple(batches), pictures)
+        members = list(range(k * per * unit, min(pictures, (k + 1) * per * unit)))
+        padding = per * unit - len(members)
+        batches.append(tuple(members + (members * (1 + padding // len(members)))[:padding]))
+    size = per * unit
+    return Batches(size, chunk or size, tuple(batches), pictures)
 
 
-def auto_batch(canvas: tuple[int, int], copies: int = 1) -> int:
-    """Pictures per program from the pixel budget tiles use, a whole number of channel groups."""
-    return max(copies, PIXELS_PER_CALL // (canvas[0] * canvas[1]) // copies * copies)
+def auto_batch(canvas: tuple[int, int], copies: int = 1, pixels: int = PIXELS_PER_CALL) -> int:
+    """Pictures per program (or per chunk) from a pixel budget, a whole number of channel groups."""
+    return max(copies, pixels // (canvas[0] * canvas[1]) // copies * copies)
+
+
+def auto_chunk(canvas: tuple[int, int], copies: int = 1, platform: str | None = None) -> int:
+    """Pictures per network call: on a CPU a few, whose activations stay in cache; 0 elsewhere (the batch)."""
+    if (platform or jax.default_backend()) != "cpu":
+        return 0
+    return auto_batch(canvas, copies, CPU_PIXELS_PER_CHUNK)
 
 
 @dataclass(frozen=True)
@@ -207,62 +241,73 @@ class Visualizer:
 
     def __init__(self, model: DreamModel):
         self.model = model
-        self._ascend = jax.jit(functools.partial(_ascend, model.apply), static_argnames=("shape",))
+        self._ascend = jax.jit(functools.partial(_ascend, model.apply), static_argnames=("shape", "chunk"))
         self._start = jax.jit(_start, static_argnames=("shape",))
         self._compiled: dict = {}
 
-    def program(self, job: Job, batch: int, stats: DreamStats):
+    def program(self, job: Job, batch: int, chunk: int, stats: DreamStats):
         keys = jax.random.split(jax.random.key(0), batch)
         objective = job.objective.with_vectors(jnp.zeros((batch, job.targets.vectors.shape[1]), jnp.float32))
         state = jax.eval_shape(functools.partial(self._start, shape=job.shape), job.recipe, keys)
         args = (self.model.params, objective, job.recipe, keys, state, 0, 1)
         leaves = jax.tree_util.tree_leaves(args)
-        key = (jax.tree_util.tree_structure(args), tuple((jnp.shape(a), jnp.result_type(a)) for a in leaves), job.shape)
+        key = (jax.tree_util.tree_structure(args), tuple((jnp.shape(a), jnp.result_type(a)) for a in leaves), job.shape, chunk)
         program = self._compiled.get(key)
         if program is None:
             t0, hits = time.perf_counter(), persistent_cache_hits()
-            program = self._ascend.lower(*args, shape=job.shape).compile(compiler_options())
+            program = self._ascend.lower(*args, shape=job.shape, chunk=chunk).compile(compiler_options())
             stats.compile_seconds += time.perf_counter() - t0
             stats.programs_compiled += 1
             stats.programs_from_disk += persistent_cache_hits() - hits
             self._compiled[key] = program
         return program
 
-    def plan(self, job: Job, pictures: int, batch: int = 0, stats: DreamStats | None = None) -> Batches:
+    def plan(self, job: Job, pictures: int, batch: int = 0, stats: DreamStats | None = None, chunk: int | None = None) -> Batches:
         """Split ``pictures`` into batches that fit in memory, compiling their program.
 
         With ``batch`` 0 the size comes from the pixel budget and is halved until XLA's memory
-        estimate fits; a ``batch`` given is kept, or refused when it cannot fit.
+        estimate fits; a ``batch`` given is kept, or refused when it cannot fit. ``chunk``:
+        pictures per network call (None: :func:`auto_chunk`; 0: the whole batch).
         """
         stats = stats if stats is not None else DreamStats()
         copies, (h, w) = job.copies, job.shape
         if batch and batch % copies:
             raise DreamjaxError(f"a batch of {batch} pictures cannot hold whole groups of {copies} copies",
                                 f"use a multiple of {copies}")
-        size = batch or auto_batch(job.recipe.canvas(job.shape), copies)
+        canvas = job.recipe.canvas(job.shape)
+        if chunk is None:
+            chunk = auto_chunk(canvas, copies)
+            while batch and chunk > copies and batch % chunk:  # a chunk the given batch splits into
+                chunk -= copies
+        elif chunk % copies or (batch and chunk and batch % chunk):
+            raise DreamjaxError(f"a chunk of {chunk} pictures must hold whole groups of {copies} copies and divide the batch")
+        size = batch or auto_batch(canvas, copies)
         while True:
-            plan = split_batches(pictures, size, copies)
-            needed = program_bytes(self.program(job, plan.size, stats))
+            plan = split_batches(pictures, size, copies, chunk)
+            needed = program_bytes(self.program(job, plan.size, plan.chunk, stats))
             stats.estimated_bytes = (needed or 0) + 2 * plan.size * h * w * 3 * 4  # plus the host copies
             try:
                 check_fits(stats.estimated_bytes if needed else None, jax.devices()[0],
                            f"visualising {plan.size} pictures of {w}x{h} at once")
                 return plan
-            except MemoryLimitError:
+            except MemoryLimitError as exc:
                 if batch or plan.size <= copies:
-                    raise
+                    raise MemoryLimitError(exc.message, f"make fewer pictures at once (a smaller --batch, fewer --copies) "
+                                           f"or smaller ones (--size); {ENV_SWITCH}=0 runs it anyway",
+                                           needed=exc.needed, available=exc.available) from None
                 size = max(copies, plan.size // 2 // copies * copies)
 
-    def run(self, job: Job, members: Sequence[int], stats: DreamStats, progress: Callable[[int], None] | None = None) -> np.ndarray:
-        """One batch of pictures ``members``; returns them, ``[B, H, W, 3]``. ``progress(step)`` per chunk."""
-        program = self.program(job, len(members), stats)
+    def run(self, job: Job, members: Sequence[int], chunk: int, stats: DreamStats,
+            progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """One batch of pictures ``members``; returns them, ``[B, H, W, 3]``. ``progress(step)`` per call."""
+        program = self.program(job, len(members), chunk, stats)
         vectors, keys = job.inputs(members)
         objective = job.objective.with_vectors(jnp.asarray(vectors))
         t0 = time.perf_counter()
         state = self._start(job.recipe, keys, shape=job.shape)
-        chunk = max(1, math.ceil(job.steps / CHUNKS))
-        for begin in range(0, job.steps, chunk):
-            end = min(job.steps, begin + chunk)
+        steps = max(1, math.ceil(job.steps / CALLS))
+        for begin in range(0, job.steps, steps):
+            end = min(job.steps, begin + steps)
             state, pictures = program(self.model.params, objective, job.recipe, keys, state, begin, end)
             pictures.block_until_ready()
             if progress is not None:
@@ -273,7 +318,8 @@ class Visualizer:
             raise DreamjaxError("the pictures diverged (NaN or Inf)", "try a smaller learning rate")
         return out
 
-    def make(self, job: Job, pictures: Sequence[int], *, batch: int = 0, stats: DreamStats | None = None,
+    def make(self, job: Job, pictures: Sequence[int], *, batch: int = 0, chunk: int | None = None,
+             stats: DreamStats | None = None,
              on_plan: Callable[[Batches], None] | None = None,
              on_batch: Callable[[list[int], np.ndarray], None] | None = None,
              on_step: Callable[[int], None] | None = None) -> DreamStats:
@@ -284,14 +330,14 @@ class Visualizer:
         """
         stats = stats if stats is not None else DreamStats()
         pictures = list(pictures)
-        plan = self.plan(job, len(pictures), batch, stats)
+        plan = self.plan(job, len(pictures), batch, stats, chunk)
         if on_plan is not None:
             on_plan(plan)
         done = 0
         for k in range(len(plan.batches)):
             members = [pictures[i] for i in plan.batches[k]]
             real = len(plan.real(k))
-            images = self.run(job, members, stats, None if on_step is None else lambda s, b=done, n=real: on_step(b + n * s))
+            images = self.run(job, members, plan.chunk, stats, None if on_step is None else lambda s, b=done, n=real: on_step(b + n * s))
             done += real * job.steps
             if on_batch is not None:
                 on_batch(members[:real], images[:real])
