@@ -246,6 +246,7 @@ class Visualizer:
         self._compiled: dict = {}
 
     def program(self, job: Job, batch: int, chunk: int, stats: DreamStats):
+        """The compiled ``(start, ascend)`` programs for ``batch`` pictures of ``job``."""
         keys = jax.random.split(jax.random.key(0), batch)
         objective = job.objective.with_vectors(jnp.zeros((batch, job.targets.vectors.shape[1]), jnp.float32))
         state = jax.eval_shape(functools.partial(self._start, shape=job.shape), job.recipe, keys)
@@ -255,9 +256,10 @@ class Visualizer:
         program = self._compiled.get(key)
         if program is None:
             t0, hits = time.perf_counter(), persistent_cache_hits()
-            program = self._ascend.lower(*args, shape=job.shape, chunk=chunk).compile(compiler_options())
+            program = (self._start.lower(job.recipe, keys, shape=job.shape).compile(compiler_options()),
+                       self._ascend.lower(*args, shape=job.shape, chunk=chunk).compile(compiler_options()))
             stats.compile_seconds += time.perf_counter() - t0
-            stats.programs_compiled += 1
+            stats.programs_compiled += len(program)
             stats.programs_from_disk += persistent_cache_hits() - hits
             self._compiled[key] = program
         return program
@@ -284,7 +286,7 @@ class Visualizer:
         size = batch or auto_batch(canvas, copies)
         while True:
             plan = split_batches(pictures, size, copies, chunk)
-            needed = program_bytes(self.program(job, plan.size, plan.chunk, stats))
+            needed = program_bytes(self.program(job, plan.size, plan.chunk, stats)[1])
             stats.estimated_bytes = (needed or 0) + 2 * plan.size * h * w * 3 * 4  # plus the host copies
             try:
                 check_fits(stats.estimated_bytes if needed else None, jax.devices()[0],
@@ -300,15 +302,15 @@ class Visualizer:
     def run(self, job: Job, members: Sequence[int], chunk: int, stats: DreamStats,
             progress: Callable[[int], None] | None = None) -> np.ndarray:
         """One batch of pictures ``members``; returns them, ``[B, H, W, 3]``. ``progress(step)`` per call."""
-        program = self.program(job, len(members), chunk, stats)
+        start, ascend = self.program(job, len(members), chunk, stats)
         vectors, keys = job.inputs(members)
         objective = job.objective.with_vectors(jnp.asarray(vectors))
         t0 = time.perf_counter()
-        state = self._start(job.recipe, keys, shape=job.shape)
+        state = start(job.recipe, keys)
         steps = max(1, math.ceil(job.steps / CALLS))
         for begin in range(0, job.steps, steps):
             end = min(job.steps, begin + steps)
-            state, pictures = program(self.model.params, objective, job.recipe, keys, state, begin, end)
+            state, pictures = ascend(self.model.params, objective, job.recipe, keys, state, begin, end)
             pictures.block_until_ready()
             if progress is not None:
                 progress(end)
