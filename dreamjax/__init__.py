@@ -8,6 +8,7 @@ when a name that needs it is first used, so ``dreamjax --help`` starts fast)::
     out = dreamjax.dream(model, image, layers=["blocks.9"])
     out = dreamjax.dream(model, image, objective="blocks.5,class=tabby cat:2",
                          regularisers=dreamjax.Regularisers(laplacian_levels=4))
+    pictures = dreamjax.visualize(model, "blocks.10", channels=range(16))  # [16, 128, 128, 3]
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _EXPORTS = {
     "colour_image": ".files.starts",
     "noise_image": ".files.starts",
     **dict.fromkeys(("Backend", "DreamModel", "InputSpec", "LayerInfo"), ".model"),
+    "visualize": ".featurevis.visualize",  # needs optax: imported only when asked for
 }
 
 if TYPE_CHECKING:  # what static tools see; at run time __getattr__ imports on demand
@@ -48,6 +50,7 @@ if TYPE_CHECKING:  # what static tools see; at run time __getattr__ imports on d
     from .errors import DreamjaxError, UnknownNameError
     from .files.image import load_image, save_image
     from .files.starts import colour_image, noise_image
+    from .featurevis.visualize import visualize
     from .model import Backend, DreamModel, InputSpec, LayerInfo
 
 
@@ -66,3 +69,4 @@ def __dir__() -> list[str]:
 
 __all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
+

@@ -57,4 +57,5 @@ def run(args: argparse.Namespace, console: Console) -> int:
         sys.stdout.write("".join(f"{layer.name}\n" for layer in layers))
         return 0
     Console().print(layer_table(model, args.all))
+    Console().print(f"see what each channel detects: dreamjax atlas {args.model} --layer {default_layer(model)}", markup=False, style="dim")
     return 0
