@@ -48,9 +48,9 @@ if TYPE_CHECKING:  # what static tools see; at run time __getattr__ imports on d
     from .ascent.regularisers import Regularisers
     from .backends import list_backends, load_model
     from .errors import DreamjaxError, UnknownNameError
+    from .featurevis.visualize import visualize
     from .files.image import load_image, save_image
     from .files.starts import colour_image, noise_image
-    from .featurevis.visualize import visualize
     from .model import Backend, DreamModel, InputSpec, LayerInfo
 
 
