@@ -1,8 +1,7 @@
 """Compile ahead of time (``dreamjax cache warm``), so the first picture of a size starts warm.
 
 Each size is compiled exactly as ``dreamjax dream`` would compile it (same engine entry point,
-same octave plans, same memory check), for one image, and the programs land in the program
-cache. :func:`program_shapes` is the one place that says which canvases a size needs.
+same octave plans and canvases), for one image, and the programs land in the program cache.
 """
 
 from __future__ import annotations
@@ -10,12 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
-from ..ascent.engine import DreamConfig, DreamStats, dreamer_for, octave_shapes
+from ..ascent.engine import DreamConfig, dreamer_for
 from ..ascent.objectives import Objective
+from ..ascent.schedule import build_order
 from ..model import DreamModel
 from ..runtime.devices import place
 
@@ -32,27 +28,21 @@ class Warmed:
     seconds: float
 
 
-def program_shapes(model: DreamModel, size: tuple[int, int], config: DreamConfig) -> list[tuple[int, int]]:
-    """The canvases a dream of ``size`` runs on: its octave shapes.
-
-    The seam for shape buckets: when the engine snaps octaves to a ladder of canvases, this
-    returns the buckets instead, and warming a few sizes covers every photo between them.
-    """
-    return octave_shapes(*size, config.octaves, config.octave_scale, model.input_spec.min_size)
+def program_count(model: DreamModel, size: tuple[int, int], objective: Objective, config: DreamConfig) -> int:
+    """How many programs a dream of one image of ``size`` builds (octaves sharing a canvas share one)."""
+    return len(build_order(dreamer_for(model).plan(size, objective, config, place(1))))
 
 
 def warm(model: DreamModel, sizes: Sequence[tuple[int, int]], objective: Objective, config: DreamConfig,
          on_size: Callable[[Warmed], None] | None = None) -> list[Warmed]:
-    """Compile (or find already cached) every program a dream of each size needs."""
+    """Compile (or find already cached) every program a dream of each size needs.
+
+    Sizes in one bucket of the engine's ladder share programs, so warming a few sizes covers
+    every photo size between them (see ``dreamjax.ascent.buckets``).
+    """
     dreamer, done = dreamer_for(model), []
     for size in sizes:
-        shapes = program_shapes(model, size, config)
-        stats = DreamStats(images=1, shapes=shapes)
-        placement = place(1)
-        image = placement.put(np.zeros((1, *size, 3), np.float32))
-        # The engine's compile step: every octave program of the run, and the memory check.
-        dreamer._compile_and_check_memory(image, shapes, objective, config, stats, jax.random.key(config.seed),
-                                          jnp.float32(config.step_size), placement)
+        stats = dreamer.compile(size, objective, config)
         done.append(Warmed(size, stats.programs_compiled, stats.programs_from_disk, stats.compile_seconds))
         if on_size is not None:
             on_size(done[-1])

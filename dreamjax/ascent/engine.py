@@ -30,18 +30,13 @@ from ..runtime.devices import place, shard_key
 from ..runtime.memory import check_fits, program_bytes
 from ..runtime.programs import load_or_compile
 from . import step
+from .limits import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, SEED_RANGE  # noqa: F401 - re-exported
 from .objectives import Objective, build_objective, layer_objective
 from .regularisers import Regularisers
 from .resample import resize
 from .schedule import Octave, build_order, octave_shapes, plan_octaves
 from .step import OctavePlan, Settings
 from .tiling import TileConfig
-
-MAX_OCTAVES = 32
-MAX_STEPS = 100_000
-MAX_OCTAVE_SCALE = 16.0
-MAX_JITTER = 65_536
-SEED_RANGE = (-(2**63), 2**63 - 1)
 
 __all__ = ["DreamConfig", "DreamStats", "Dreamer", "NumericalFaultError", "dream", "dreamer_for", "octave_shapes"]
 
@@ -255,6 +250,24 @@ class Dreamer:
         finally:
             for build in builds.values():
                 build.cancel()  # a refused or failed run builds nothing more
+
+    def compile(self, size: tuple[int, int], objective: Objective, config: DreamConfig = DreamConfig(),
+                batch: int = 1) -> DreamStats:
+        """Build (or load from the cache) every program a dream of ``batch`` images of ``size``
+        (height, width) runs, without dreaming: what ``dreamjax cache warm`` does per size."""
+        placement = place(batch)
+        octaves = self.plan(size, objective, config, placement)
+        stats = DreamStats(images=batch, shapes=[o.size for o in octaves], canvases=[o.canvas.shape for o in octaves])
+        objective, root = objective.runtime(), jax.random.key(config.seed)
+        for octave in build_order(octaves):
+            self._program(self._args(octave, objective, config, root, placement), octave.plan, stats)
+        return stats
+
+    def plan(self, size: tuple[int, int], objective: Objective, config: DreamConfig, placement) -> list[Octave]:
+        """The octaves (sizes, canvases, program plans) of a dream of ``size`` on ``placement``."""
+        shapes = octave_shapes(*size, config.octaves, config.octave_scale, self.model.input_spec.min_size)
+        return plan_octaves(self.model, objective, shapes, placement.padded, placement.count, tiles=config.tiles,
+                            regularisers=config.regularisers, exact_shapes=config.exact_shapes)
 
     def _ascend(self, images, objective, config, octaves, builds, root, placement, stats, progress, status):
         shapes = stats.shapes

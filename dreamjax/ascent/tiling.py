@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import DreamjaxError
+from .limits import DEFAULT_TILE_SIZE
 from .region import Region, roll
 
 # Pixels the network sees per call when the tile batch is left to us (4 tiles of 512, 1 of 1024).
@@ -47,7 +48,7 @@ class TileConfig:
     call (0: as many as make about a megapixel).
     """
 
-    size: int = 1024
+    size: int = DEFAULT_TILE_SIZE
     halo: int = 32
     batch: int = 0
 

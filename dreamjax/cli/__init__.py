@@ -28,8 +28,8 @@ from .plugin_commands import add_commands, epilog
 BUILTIN_COMMANDS = {
     "dream": "dream on an image",
     "zoom": "dream an endless zoom, frame after frame",
-    "atlas": "picture what each channel of a layer detects: a contact sheet and a page",
-    "models": "list models and backends",
+    "atlas": "picture what each channel of a layer detects (feature visualisation)",
+    "models": "list models and backends, and plugins that failed to load",
     "layers": "list a model's dreamable layers",
     "presets": "list a model's presets (use with `dreamjax dream --preset NAME`)",
     "bench": "measure dream throughput",
@@ -45,9 +45,10 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser with every subcommand in full, or with only ``command`` in full (the rest by name)."""
+    """The parser with every subcommand in full, or with only ``command`` in full (the other
+    built-ins by name; "" for the overview). A built-in ``command`` loads no plugin."""
     builtin = tuple(BUILTIN_COMMANDS)
-    with_plugins = command is None or command not in BUILTIN_COMMANDS
+    with_plugins = command not in BUILTIN_COMMANDS
     parser = Parser(prog="dreamjax", description="Fast batched DeepDream on JAX.",
                     epilog=epilog(builtin) if with_plugins else None,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     timings.add("startup (interpreter, dreamjax.cli)", timings.process_age() or 0.0)
     try:  # Ctrl-C while the subcommands (and JAX) are still importing: no traceback either
         with timings.phase("imports (the subcommand, JAX)"):
-            parser = build_parser(_command(sys.argv[1:] if argv is None else argv) or None)
+            parser = build_parser(_command(sys.argv[1:] if argv is None else argv))
         args, unknown = parser.parse_known_args(argv)
     except KeyboardInterrupt:
         console.print("[yellow]interrupted[/] before any work started")

@@ -109,7 +109,7 @@ def _warm(args: argparse.Namespace, console: Console) -> int:
     objective = build_objective(model, terms)
     config = DreamConfig(octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps)
     sizes = args.sizes or list(warm.DEFAULT_SIZES)
-    plans = {size: len(warm.program_shapes(model, size, config)) for size in sizes}
+    plans = {size: warm.program_count(model, size, objective, config) for size in sizes}
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("programs"),
                   TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task(f"compiling {sizes[0][1]}x{sizes[0][0]}", total=sum(plans.values()))

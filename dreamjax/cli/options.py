@@ -6,9 +6,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from ..ascent.engine import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, SEED_RANGE
+from ..ascent.limits import DEFAULT_TILE_SIZE, MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, SEED_RANGE
 from ..ascent.objective_syntax import MAX_WEIGHT, usable_weight
-from ..ascent.tiling import TileConfig
 from ..files.image import DEFAULT_MAX_PIXELS
 from ..zoo import DEFAULT_MODEL
 
@@ -175,8 +174,8 @@ def add_ascent_options(p, *, octaves: int, steps: int, steps_help: str, seed_hel
     p.add_argument("--step-size", type=positive_float, default=0.01, help=_default("step of the per-image normalised gradient", 0.01))
     p.add_argument("--jitter", type=jitter_pixels, default=32, help=_default("max random shift in pixels", 32))
     p.add_argument("--seed", type=seed_value, default=0, help=_default(seed_help, 0))
-    p.add_argument("--tile", type=non_negative_int, default=TileConfig.size, metavar="SIZE",
-                   help=f"octaves with a side over SIZE run in tiles of SIZE (default {TileConfig.size}; 0: never)")
+    p.add_argument("--tile", type=non_negative_int, default=DEFAULT_TILE_SIZE, metavar="SIZE",
+                   help=f"octaves with a side over SIZE run in tiles of SIZE (default {DEFAULT_TILE_SIZE}; 0: never)")
 
 
 def add_input_options(p) -> None:

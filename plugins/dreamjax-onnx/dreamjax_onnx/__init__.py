@@ -10,21 +10,27 @@ Public API::
     module, variables = to_linen("net.onnx")    # flax.linen: module.apply(variables, images_nchw)
 """
 
-from .convert import OnnxFunction, check_model, to_jax
-from .errors import OnnxGraphError, OnnxLoadError, OpCoverage, StaticValueError, UnsupportedOpsError
-from .registry import Registry, default_registry
+import importlib
 
-# Imported on first use: flax costs a second or more to import, and the dreamjax backend
-# (the entry point) does not need it.
-_FLAX_NAMES = ("Constant", "OnnxGraph", "OnnxLinen", "OnnxModule", "to_linen", "to_nnx")
+# name -> the module that defines it, imported on first use (PEP 562): `dreamjax --help` loads
+# this plugin's command without JAX, and flax (a second or more to import) comes only with
+# to_nnx / to_linen.
+_EXPORTS = {
+    **dict.fromkeys(("OnnxFunction", "check_model", "to_jax"), ".convert"),
+    **dict.fromkeys(("OnnxGraphError", "OnnxLoadError", "OpCoverage", "StaticValueError", "UnsupportedOpsError"),
+                    ".errors"),
+    **dict.fromkeys(("Registry", "default_registry"), ".registry"),
+    **dict.fromkeys(("Constant", "OnnxGraph", "OnnxLinen", "OnnxModule", "to_linen", "to_nnx"), ".flax_modules"),
+}
 
 
 def __getattr__(name: str):
-    if name in _FLAX_NAMES:
-        from . import flax_modules
-
-        return getattr(flax_modules, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [

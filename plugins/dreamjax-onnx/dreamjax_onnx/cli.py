@@ -13,11 +13,8 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 from rich.console import Console
 from rich.table import Table
-
-from .convert import check_model, to_jax
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -29,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    from .convert import check_model  # JAX comes with it: only when the command runs
+
     rows = check_model(args.model)
     table = Table(title=f"operators in {args.model}")
     for column in ("domain", "op", "opset", "since", "nodes", "supported"):
@@ -52,8 +51,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 def _trial_run(path: str, batch: int, console: Console) -> int:
     import jax
+    import numpy as np
     import onnx
     import onnxruntime
+
+    from .convert import to_jax
 
     t0 = time.perf_counter()
     fn, params = to_jax(path)
