@@ -76,11 +76,16 @@ def last_json(text: str) -> dict:
 
 
 class Runner:
-    def __init__(self, work: Path, torch_python: str):
+    def __init__(self, work: Path, torch_python: str, cores: int | None = None):
         self.work, self.torch_python = work, torch_python
         self.env = dict(os.environ, JAX_PLATFORMS=os.environ.get("JAX_PLATFORMS", "cpu"), DREAMJAX_TIMINGS="json",
                         PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "plugins" / "dreamjax-onnx"),
                                                     os.environ.get("PYTHONPATH", "")]))
+        # --cores N: both sides pinned to the same N CPUs, torch with N threads (a like-for-like
+        # comparison when other jobs load the machine: torch's thread pool spins under load).
+        self.prefix = ["taskset", "-c", f"0-{cores - 1}"] if cores else []
+        if cores:
+            self.env.update(OMP_NUM_THREADS=str(cores), MKL_NUM_THREADS=str(cores))
         self.cat = photo(work, "chelsea.png", (451, 300))
         self.new = photo(work, "new_size.png", NEW_SIZE)
         self.folder = work / "six"
@@ -91,11 +96,13 @@ class Runner:
 
     def _timed(self, argv: list[str], env: dict) -> tuple[float, dict]:
         t0 = time.perf_counter()
-        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=1800)
+        proc = subprocess.run([*self.prefix, *argv], env=env, capture_output=True, text=True, timeout=1800)
         wall = time.perf_counter() - t0
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(argv[:4])}... failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-        return wall, last_json(proc.stderr).get("phases", {})
+        report = last_json(proc.stderr)
+        notes = {f"({name})": seconds for name, seconds in report.get("notes", {}).items()}
+        return wall, report.get("phases", {}) | notes
 
     def dreamjax(self, source: Path, cache: Path, out: str) -> tuple[float, dict]:
         output = self.work / out
@@ -152,11 +159,11 @@ def phase_text(phases: dict[str, float]) -> str:
     return ", ".join(f"{name} {seconds:.2f}" for name, seconds in phases.items())
 
 
-def measure(rows: list[str], runs: int, torch_python: str) -> tuple[list[dict], list[str]]:
+def measure(rows: list[str], runs: int, torch_python: str, cores: int | None) -> tuple[list[dict], list[str]]:
     loads = [machine.load_note()]
     results = {row: {"jax": [], "torch": []} for row in rows}
     with tempfile.TemporaryDirectory(prefix="first-picture-") as tmp:
-        runner = Runner(Path(tmp), torch_python)
+        runner = Runner(Path(tmp), torch_python, cores)
         for row in rows:  # templates first: their runs are not timed
             runner.template(row)
         for i in range(runs):
@@ -211,7 +218,8 @@ def markdown(table: list[dict], loads: list[str], command: str, torch_python: st
         met = "met" if r["ratio"] >= r["target"] else "not met"
         lines.append(f"| {r['what']} | {r['dreamjax_s']:.2f} | {r['torch_s']:.2f} | **{r['ratio']:.2f}x** | "
                      f">= {r['target']}x ({met}) | {r['dreamjax_all']} / {r['torch_all']} |")
-    lines += ["", "Phase breakdown (median seconds per phase, as each process reports it):", ""]
+    lines += ["", "Phase breakdown (median seconds per phase, as each process reports it; in brackets: work "
+              "that overlapped the phases, such as programs built in the background):", ""]
     for r in table:
         lines.append(f"- {r['what']}: dreamjax: {phase_text(r['dreamjax_phases'])}; torch: {phase_text(r['torch_phases'])}")
     lines.append(MARK_END)
@@ -236,11 +244,12 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     parser.add_argument("--steps", type=int, default=10, help="steps per octave (other than 10: a quick check only)")
+    parser.add_argument("--cores", type=int, help="pin both sides to this many CPUs (torch with as many threads)")
     args = parser.parse_args()
     DREAM[DREAM.index("--steps") + 1] = str(args.steps)
     check_same_octaves()
     command = "python benchmarks/bench_first_picture.py " + " ".join(sys.argv[1:])
-    table, loads = measure(args.rows, args.runs, args.torch_python)
+    table, loads = measure(args.rows, args.runs, args.torch_python, args.cores)
     section = markdown(table, loads, command.strip(), args.torch_python)
     print(section)
     if not args.no_write:

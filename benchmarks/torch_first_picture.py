@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # this checkout's dreamjax (timings only)
 
 MIN_SIZE = 32  # EfficientNet-Lite's smallest octave in dreamjax
 

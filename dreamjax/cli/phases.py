@@ -17,9 +17,18 @@ def add_option(parser) -> None:
 
 
 def record_stats(stats) -> None:
-    """The engine's share of a run: programs loaded or compiled, and the ascent."""
-    loaded = stats.programs_from_disk
-    timings.add(f"programs ({loaded} loaded, {stats.programs_compiled - loaded} compiled)", stats.compile_seconds)
+    """The engine's share of a run: programs loaded or compiled, and the ascent.
+
+    Where programs are built beside the ascent (the engine reports ``wait_seconds``), the phase
+    is the time the ascent waited for them, and the building time is a note.
+    """
+    what = f"{stats.programs_from_disk} loaded, {stats.programs_compiled - stats.programs_from_disk} compiled"
+    waited = getattr(stats, "wait_seconds", None)
+    if waited is None:
+        timings.add(f"programs ({what})", stats.compile_seconds)
+    else:
+        timings.add(f"waiting for programs ({what})", waited)
+        timings.note("building programs, beside the ascent", stats.compile_seconds)
     timings.add("ascent", stats.run_seconds)
 
 
@@ -33,7 +42,7 @@ def report(console: Console, flag: bool) -> None:
     if total is not None:
         phases["other"] = max(0.0, total - sum(phases.values()))
     if mode == "json":
-        print(json.dumps({"phases": phases, "total": total}), file=sys.stderr, flush=True)
+        print(json.dumps({"phases": phases, "notes": timings.notes(), "total": total}), file=sys.stderr, flush=True)
         return
     table = Table(title="where the time went", title_justify="left")
     table.add_column("phase")
@@ -42,4 +51,6 @@ def report(console: Console, flag: bool) -> None:
         table.add_row(name, f"{seconds:.2f}")
     if total is not None:
         table.add_row("[bold]total (whole process)[/]", f"[bold]{total:.2f}[/]")
+    for name, seconds in timings.notes().items():
+        table.add_row(f"[dim]{name}[/]", f"[dim]{seconds:.2f}[/]")
     console.print(table)

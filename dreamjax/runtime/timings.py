@@ -15,6 +15,7 @@ from collections.abc import Iterator
 ENV = "DREAMJAX_TIMINGS"
 WEIGHTS_READ = "weights read"
 _phases: dict[str, float] = {}
+_notes: dict[str, float] = {}  # times that overlap the phases (work in background threads)
 
 
 @contextlib.contextmanager
@@ -31,13 +32,23 @@ def add(name: str, seconds: float) -> None:
     _phases[name] = _phases.get(name, 0.0) + seconds
 
 
+def note(name: str, seconds: float) -> None:
+    """Report ``seconds`` beside the phases without counting it in them (it overlapped them)."""
+    _notes[name] = _notes.get(name, 0.0) + seconds
+
+
 def recorded() -> dict[str, float]:
     """The phases so far, in the order they first ran."""
     return dict(_phases)
 
 
+def notes() -> dict[str, float]:
+    return dict(_notes)
+
+
 def reset() -> None:
     _phases.clear()
+    _notes.clear()
 
 
 def process_age() -> float | None:
