@@ -18,6 +18,7 @@ from tiny_model import TinyModel, tiny_model
 from dreamjax.ascent.engine import DreamConfig, Dreamer
 from dreamjax.ascent.objectives import layer_objective
 from dreamjax.runtime import cache, executables, programs
+from dreamjax.runtime.devices import place
 from dreamjax.runtime.program_key import program_key
 
 CONFIG = DreamConfig(octaves=2, steps=2, jitter=2)
@@ -82,18 +83,26 @@ def test_another_model_of_the_same_shapes_does_not_hit(program_cache, images):
     assert other.traces == 1  # its own program: weights are part of the model's identity
 
 
+def _octave_program_args(dreamer, model, layer="conv1", size=(40, 44), batch=1, steps=2, concrete=False):
+    """The arguments and plan of the last octave program of a dream, as the engine builds them."""
+    objective, config, placement = layer_objective(model, layer), DreamConfig(steps=steps), place(batch)
+    octave = dreamer.plan(size, objective, config, placement)[-1]
+    canvas = placement.put(np.zeros((batch, *octave.canvas.shape, 3), np.float32)) if concrete else None
+    return dreamer._args(octave, objective.runtime(), config, jax.random.key(0), placement, canvas), octave.plan
+
+
 def test_key_names_what_determines_the_program(images):
     model = tiny_model()
     dreamer = Dreamer(model)
-    image, detail = jax.numpy.asarray(images), jax.ShapeDtypeStruct((1, 40, 44, 3), np.float32)
 
-    def key(layer="conv1", steps=2, shape=(40, 44), batch_image=image):
-        args = (model.params, layer_objective(model, layer), batch_image, detail, jax.random.key(0), np.float32(0.01))
-        return program_key(model, dreamer._jitted, args, {"plan": dreamer._plan(shape, 1, DreamConfig(steps=steps))})
+    def key(**kw):
+        args, plan = _octave_program_args(dreamer, model, **kw)
+        return program_key(model, dreamer._jitted, args, {"plan": plan})
 
     assert key() == key()
-    different = [key(layer="conv2"), key(steps=3), key(shape=(40, 40)), key(batch_image=jax.numpy.concatenate([image, image]))]
-    assert len({key(), *different}) == 5
+    assert key(steps=3) == key()  # a number, not structure: a runtime argument of the same program
+    different = [key(layer="conv2"), key(size=(80, 80)), key(batch=2)]
+    assert len({key(), *different}) == 4
 
 
 def _only_entry(root):
@@ -162,9 +171,7 @@ def test_a_hostile_entry_is_refused_and_never_run(program_cache, images, tmp_pat
 def test_the_allow_list_covers_a_fresh_program(images):
     model = tiny_model()
     dreamer = Dreamer(model)
-    args = (model.params, layer_objective(model, "conv1"), jax.numpy.asarray(images),
-            jax.numpy.zeros((1, 40, 44, 3)), jax.random.key(0), np.float32(0.01))
-    plan = dreamer._plan((40, 44), 1, CONFIG)
+    args, plan = _octave_program_args(dreamer, model, concrete=True)
     compiled = dreamer._jitted.lower(*args, plan=plan).compile()
     payload, out_tree, devices = executables.dump(compiled)  # raises if a global is not allowed
     loaded = executables.load(payload, out_tree, devices, args)

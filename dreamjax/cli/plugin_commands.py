@@ -50,10 +50,17 @@ def _accept(reserved: frozenset[str]):
     return accept
 
 
-@functools.cache
-def discover_commands(reserved: tuple[str, ...]) -> tuple[tuple[PluginCommand, ...], tuple[BrokenPlugin, ...]]:
+def discover_commands(reserved) -> tuple[tuple[PluginCommand, ...], tuple[BrokenPlugin, ...]]:
     """The plugins' commands that work, and the broken ones; ``reserved``: the built-in names."""
+    return _discover(tuple(reserved))
+
+
+@functools.cache
+def _discover(reserved: tuple[str, ...]) -> tuple[tuple[PluginCommand, ...], tuple[BrokenPlugin, ...]]:
     return load_group(COMMANDS, _accept(frozenset(reserved)))
+
+
+discover_commands.cache_clear = _discover.cache_clear  # what tests call to forget a discovery
 
 
 def add_commands(sub: argparse._SubParsersAction, reserved: tuple[str, ...]) -> list[tuple[argparse.ArgumentParser, Any]]:
