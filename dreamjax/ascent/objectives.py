@@ -28,8 +28,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import DreamjaxError, UnknownNameError
+from ..errors import DreamjaxError
 from ..model import DreamModel, check_layers, find_layer
+from .classes import class_index, class_label
 from .objective_syntax import (
     CENTRE,
     MAX_WEIGHT,
@@ -258,7 +259,7 @@ def neuron_objective(
 def class_objective(model: DreamModel, name: str | int, weight: float = 1.0) -> Objective:
     """The logit of a class named by its name, one of its synonyms, or its number."""
     index = class_index(model, name)
-    return Objective((ClassLogit(model.logits_layer, index, _class_label(model, index), float(weight)),))
+    return Objective((ClassLogit(model.logits_layer, index, class_label(model, index), float(weight)),))
 
 
 def guide_objective(
@@ -285,56 +286,6 @@ def guide_features(model: DreamModel, guide: np.ndarray, layer: str) -> np.ndarr
     resized = jax.image.resize(jnp.asarray(guide)[None], (1, *size, 3), method="linear", antialias=True)
     act = model.apply(model.params, resized, (layer,))[layer]
     return np.asarray(act.reshape(-1, act.shape[-1]))
-
-
-def class_names(model: DreamModel) -> tuple[str, ...]:
-    names = getattr(model, "class_names", None)
-    if not names or not getattr(model, "logits_layer", None):
-        raise DreamjaxError(
-            f"{model.name} has no named classes to dream toward",
-            "use a layer, channel or guide objective instead",
-        )
-    return tuple(names)
-
-
-def class_index(model: DreamModel, name: str | int) -> int:
-    """The index of a class given by number, full name or any comma-separated synonym.
-
-    Matching ignores case and outer spaces. A synonym shared by several classes (ImageNet has
-    two "crane"s) is refused with the numbers to choose from.
-    """
-    names = class_names(model)
-    text = str(name).strip()
-    if text.isdigit():
-        index = int(text)
-        if index >= len(names):
-            raise DreamjaxError(f"class number {index} is out of range", f"{model.name} has classes 0..{len(names) - 1}")
-        return index
-    wanted = text.lower()
-    matches = [i for i, full in enumerate(names) if full.lower() == wanted]
-    if not matches:
-        matches = [i for i, full in enumerate(names) if wanted in _synonyms(full)]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        listed = ", ".join(f"{i} ({names[i]!r})" for i in matches)
-        raise DreamjaxError(f"class {text!r} is ambiguous: it names classes {listed}", f"give the number, e.g. class={matches[0]}")
-    choices = list(dict.fromkeys(s for full in names for s in _synonyms(full, lower=False)))
-    raise UnknownNameError(f"class of {model.name}", text, choices)
-
-
-def _synonyms(full: str, lower: bool = True) -> list[str]:
-    parts = [part.strip() for part in full.split(",") if part.strip()]
-    return [p.lower() for p in parts] if lower else parts
-
-
-def _class_label(model: DreamModel, index: int) -> str:
-    """A class's shortest unambiguous text: its first synonym when that finds it, else its number."""
-    first = _synonyms(class_names(model)[index], lower=False)[0]
-    try:
-        return first if class_index(model, first) == index else str(index)
-    except DreamjaxError:
-        return str(index)
 
 
 def build_objective(
@@ -374,7 +325,7 @@ def _build_term(model: DreamModel, term: Term, load_guide: Callable[[str], np.nd
         raise DreamjaxError(f"the weight of {format_term(term)!r} is not a finite number at most {MAX_WEIGHT:.2g} in size")
     if isinstance(term, ClassTerm):
         index = class_index(model, term.name)
-        return ClassLogit(model.logits_layer, index, _class_label(model, index), weight)
+        return ClassLogit(model.logits_layer, index, class_label(model, index), weight)
     if isinstance(term, GuideTerm):
         layer = term.layer or default_layer(model)
         check_layers(model, [layer])

@@ -26,7 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..ascent.objectives import Objective, class_index, class_names
+from ..ascent.classes import class_index, class_names
+from ..ascent.objectives import Objective
 from ..errors import DreamjaxError, UnknownNameError
 from ..model import DreamModel, layer_names
 
