@@ -72,6 +72,7 @@ def test_a_warm_run_loads_every_program_without_tracing(program_cache, images):
     assert model.traces == 0  # nothing traced, nothing lowered
     assert warm_stats.programs_from_disk == warm_stats.programs_compiled == 2
     np.testing.assert_array_equal(warm, cold)
+    assert warm_stats.estimated_bytes == cold_stats.estimated_bytes > 0  # XLA's memory analysis, stored
     assert programs.default_cache().counts == {"hits": 2, "misses": 2, "stores": 2, "rejected": 0}
 
 
