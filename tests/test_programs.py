@@ -72,6 +72,7 @@ def test_a_warm_run_loads_every_program_without_tracing(program_cache, images):
     assert model.traces == 0  # nothing traced, nothing lowered
     assert warm_stats.programs_from_disk == warm_stats.programs_compiled == 2
     np.testing.assert_array_equal(warm, cold)
+    assert warm_stats.estimated_bytes == cold_stats.estimated_bytes > 0  # XLA's memory analysis, stored
     assert programs.default_cache().counts == {"hits": 2, "misses": 2, "stores": 2, "rejected": 0}
 
 
@@ -332,3 +333,25 @@ def test_a_program_jax_cache_served_is_stored_fresh_and_runs(tmp_path):
     assert third == {"traces": 0, "from_disk": 1}  # from the program cache, and it runs
     np.testing.assert_array_equal(again, picture)
     np.testing.assert_array_equal(last, picture)
+
+
+def test_code_fingerprint_follows_the_contents_not_the_dates(tmp_path, monkeypatch):
+    from dreamjax.runtime.program_key import code_fingerprint
+
+    (tmp_path / "netpkg").mkdir()
+    source = tmp_path / "netpkg" / "__init__.py"
+    source.write_text("SCALE = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    __import__("netpkg")
+
+    def fingerprint():
+        code_fingerprint.cache_clear()
+        return code_fingerprint("netpkg.model")
+
+    first = fingerprint()
+    os.utime(source, (1, 1))
+    assert fingerprint() == first  # a checkout that only touches files keeps the programs
+    source.write_text("SCALE = 2\n")
+    assert fingerprint() != first  # an edit does not
+    code_fingerprint.cache_clear()
+    monkeypatch.delitem(sys.modules, "netpkg")

@@ -15,9 +15,9 @@ from ..ascent.schedule import build_order
 from ..model import DreamModel
 from ..runtime.devices import place
 
-# The sizes warmed when none are given: the bundled photo (`dreamjax dream` with no image)
-# and the default --from-noise canvas.
-DEFAULT_SIZES = ((300, 451), (512, 512))
+# The sizes warmed when none are given: the bundled photo (`dreamjax dream` with no image), the
+# default --from-noise canvas, and common camera and screen sizes (about 24 programs in all).
+DEFAULT_SIZES = ((300, 451), (512, 512), (480, 640), (600, 800), (768, 1024), (720, 1280))
 
 
 @dataclass(frozen=True)

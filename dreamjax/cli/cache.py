@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     warm = actions.add_parser("warm", help="compile ahead of time, so first pictures of these sizes start warm")
     warm.add_argument("model", nargs="?", default=DEFAULT_MODEL, help=f"zoo name or .onnx path (default {DEFAULT_MODEL})")
     warm.add_argument("--sizes", nargs="+", type=size_text, metavar="WxH",
-                      help="picture sizes (default: the bundled photo's 451x300 and 512x512)")
+                      help="picture sizes (default: 451x300, the bundled photo; 512x512; 640x480, 800x600, "
+                           "1024x768 and 1280x720)")
     warm.add_argument("-l", "--layer", action="append", type=layer_weight, metavar="NAME[:WEIGHT]",
                       help="layer(s) the dreams will use (default: the model's default)")
     warm.add_argument("--octaves", type=positive_int, default=4)

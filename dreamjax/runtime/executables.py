@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import io
 import pickle
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import jax
@@ -107,6 +108,30 @@ def _devices(device_ids: Sequence[int]) -> list[Any]:
     return [by_id[i] for i in device_ids]
 
 
+# What XLA's memory analysis says of a program, kept beside it: asking a loaded program again
+# costs 20-100 ms, and the engine asks before every octave.
+MEMORY_FIELDS = ("argument_size_in_bytes", "output_size_in_bytes", "alias_size_in_bytes", "temp_size_in_bytes",
+                 "generated_code_size_in_bytes", "peak_memory_in_bytes")
+
+
+class LoadedProgram(jax.stages.Compiled):
+    """A compiled program read back from bytes, with its stored memory analysis."""
+
+    _memory: SimpleNamespace | None = None
+
+    def memory_analysis(self) -> Any:
+        return self._memory if self._memory is not None else super().memory_analysis()
+
+
+def memory_stats(compiled: jax.stages.Compiled) -> dict[str, int] | None:
+    """The numbers of ``compiled.memory_analysis()``, or None where the backend has none."""
+    try:
+        stats = compiled.memory_analysis()
+        return {name: int(getattr(stats, name)) for name in MEMORY_FIELDS}
+    except Exception:  # noqa: BLE001 - not every backend implements it
+        return None
+
+
 def dump(compiled: jax.stages.Compiled) -> tuple[bytes, bytes, list[int]]:
     """``(payload, output structure, device ids)`` of a compiled program.
 
@@ -121,14 +146,18 @@ def dump(compiled: jax.stages.Compiled) -> tuple[bytes, bytes, list[int]]:
     return payload, out_bytes, devices
 
 
-def load(payload: bytes, out_tree: bytes, device_ids: Sequence[int], args: tuple) -> jax.stages.Compiled:
+def load(payload: bytes, out_tree: bytes, device_ids: Sequence[int], args: tuple,
+         memory: Mapping[str, int] | None = None) -> jax.stages.Compiled:
     """The compiled program stored by :func:`dump`, ready to be called with ``args``.
 
     ``args`` (arrays or ``jax.ShapeDtypeStruct``) give the input structure; the program must
-    have been compiled for arguments of that structure.
+    have been compiled for arguments of that structure. ``memory``: its :func:`memory_stats`.
     """
     unloaded, args_info_flat, no_kwargs = _RestrictedUnpickler(payload, _devices(device_ids)).load()
     in_tree = jax.tree_util.tree_structure((tuple(args), {}))
     outputs = jax.tree_util.PyTreeDef.deserialize_using_proto(jax.tree_util.default_registry, out_tree)
     args_info = in_tree.unflatten(args_info_flat)
-    return jax.stages.Compiled(unloaded.load(), [], args_info, outputs, no_kwargs=no_kwargs)
+    program = LoadedProgram(unloaded.load(), [], args_info, outputs, no_kwargs=no_kwargs)
+    if memory is not None and set(memory) == set(MEMORY_FIELDS):
+        program._memory = SimpleNamespace(**{name: int(memory[name]) for name in MEMORY_FIELDS})
+    return program

@@ -2,8 +2,8 @@
 
 * the model: its ``fingerprint`` attribute where it has one (the zoo: variant, kernel choice and
   checkpoint file), else a hash of its parameters, layers and input spec, made once per model;
-* the code: size and modification time of every source file of dreamjax and of the model's
-  package, so an edited engine never runs a stale program;
+* the code: a hash of every source file of dreamjax and of the model's package (about 2 ms),
+  so an edited engine never runs a stale program;
 * the program: the function's name, the tree structure of its arguments (which holds the
   objective's static parts, such as layer names and weights), every argument's shape, dtype,
   weak type and sharding, and the static arguments (the octave plan);
@@ -105,17 +105,16 @@ def model_fingerprint(model: Any) -> str:
 
 @functools.cache
 def code_fingerprint(module_name: str) -> str:
-    """Size and modification time of every source file of dreamjax and of ``module_name``'s package."""
+    """A hash of every source file of dreamjax and of ``module_name``'s package (once per process)."""
     h = hashlib.sha256()
     for top in sorted({"dreamjax", module_name.partition(".")[0]}):
-        module = sys.modules.get(top)
-        origin = getattr(module, "__file__", None)
+        origin = getattr(sys.modules.get(top), "__file__", None)
         if origin is None:
             h.update(f"{top}:unknown".encode())
             continue
         origin = Path(origin)
         files = sorted(origin.parent.rglob("*.py")) if origin.name == "__init__.py" else [origin]
         for path in files:
-            st = path.stat()
-            h.update(f"{path.relative_to(origin.parent)}:{st.st_size}:{st.st_mtime_ns};".encode())
+            h.update(f"{path.relative_to(origin.parent)}\0".encode())
+            h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()

@@ -72,7 +72,8 @@ class ProgramCache:
         path = self.path_for(key)
         try:
             header, payload = _read_entry(path, key)
-            program = executables.load(payload, bytes.fromhex(header["out_tree"]), header["devices"], args)
+            program = executables.load(payload, bytes.fromhex(header["out_tree"]), header["devices"], args,
+                                       header.get("memory"))
         except FileNotFoundError:
             self._count("misses")
             return None
@@ -97,7 +98,7 @@ class ProgramCache:
         except Exception:  # noqa: BLE001 - a program JAX cannot serialise stays in memory only
             return False
         header = {"format": FORMAT, "key": key, **_versions(), "out_tree": out_tree.hex(), "devices": devices,
-                  "summary": summary}
+                  "memory": executables.memory_stats(program), "summary": summary}
         path = self.path_for(key)
         try:
             written = write_entry(path, header, payload, self.max_bytes)
