@@ -62,10 +62,11 @@ def run_torch(net, block: int, channels, args):
 def own_first_share(model, layer, pictures, channels, batch: int) -> float:
     from dreamjax.featurevis import channel_scores, own_channel_first
 
+    scores = channel_scores(model, layer, pictures, channels)  # [N, N]: picture i against channel j
     firsts = []
     for start in range(0, len(channels), batch):
-        group = channels[start:start + batch]
-        firsts += list(own_channel_first(channel_scores(model, layer, pictures[start:start + batch], group)))
+        group = slice(start, start + batch)
+        firsts += list(own_channel_first(scores[group, group]))
     return float(np.mean(firsts))
 
 
@@ -85,10 +86,16 @@ def main(argv=None) -> int:
     ap.add_argument("--chunk", type=int, default=None, help="pictures per network call (default: dreamjax's choice; 0: the batch)")
     ap.add_argument("--ways", nargs="+", choices=WAYS, default=list(WAYS))
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--torch-threads", type=int, default=None,
+                    help="torch intra-op threads (default torch's own: one per core); on a busy machine 1 avoids "
+                         "OpenMP threads waiting for each other")
     ap.add_argument("--json", type=Path, help="also write the rows here")
     args = ap.parse_args(argv)
 
     import torch
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
 
     import dreamjax
     from dreamjax.featurevis.visualize import make_job
