@@ -2,7 +2,9 @@
 
 - ``batched``: ``dreamjax.visualize`` as ``dreamjax atlas`` runs it, many channels per program;
 - ``single``: dreamjax, one channel per program call (``batch=1``);
-- ``torch``: PyTorch eager, one channel at a time as lucent does (``torch_featurevis.py``).
+- ``torch``: PyTorch eager, one channel at a time as lucent does (``torch_featurevis.py``);
+- ``lucent`` (on request): the same, but run as lucent's ``render_vis`` runs the network (canvas
+  upsampled to 224, whole network forward): what a lucent user waits for; not the same work.
 
 Each run is the whole job including compilation (a fresh program cache, no disk cache); model
 loading is left out of every side. Ways alternate per repeat and the best run of each counts.
@@ -31,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import machine  # noqa: E402
 
-WAYS = ("batched", "single", "torch")
+WAYS = ("batched", "single", "torch", "lucent")
 
 
 def run_dreamjax(model, job, batch: int, chunk: int | None):
@@ -50,11 +52,11 @@ def run_dreamjax(model, job, batch: int, chunk: int | None):
     return out, time.perf_counter() - t0, stats, sizes[0]
 
 
-def run_torch(net, block: int, channels, args):
+def run_torch(net, block: int, channels, args, lucent: bool = False):
     import torch_featurevis
 
     t0 = time.perf_counter()
-    pictures = [torch_featurevis.visualize_channel(net, block, c, size=args.size, steps=args.steps, seed=args.seed)
+    pictures = [torch_featurevis.visualize_channel(net, block, c, size=args.size, steps=args.steps, seed=args.seed, lucent=lucent)
                 for c in channels]
     return np.stack(pictures), time.perf_counter() - t0
 
@@ -62,10 +64,11 @@ def run_torch(net, block: int, channels, args):
 def own_first_share(model, layer, pictures, channels, batch: int) -> float:
     from dreamjax.featurevis import channel_scores, own_channel_first
 
+    scores = channel_scores(model, layer, pictures, channels)  # [N, N]: picture i against channel j
     firsts = []
     for start in range(0, len(channels), batch):
-        group = channels[start:start + batch]
-        firsts += list(own_channel_first(channel_scores(model, layer, pictures[start:start + batch], group)))
+        group = slice(start, start + batch)
+        firsts += list(own_channel_first(scores[group, group]))
     return float(np.mean(firsts))
 
 
@@ -83,12 +86,18 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch", type=int, default=0, help="pictures per program for the batched way (0: from memory)")
     ap.add_argument("--chunk", type=int, default=None, help="pictures per network call (default: dreamjax's choice; 0: the batch)")
-    ap.add_argument("--ways", nargs="+", choices=WAYS, default=list(WAYS))
+    ap.add_argument("--ways", nargs="+", choices=WAYS, default=list(WAYS[:3]))
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--torch-threads", type=int, default=None,
+                    help="torch intra-op threads (default torch's own: one per core); on a busy machine 1 avoids "
+                         "OpenMP threads waiting for each other")
     ap.add_argument("--json", type=Path, help="also write the rows here")
     args = ap.parse_args(argv)
 
     import torch
+
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
 
     import dreamjax
     from dreamjax.featurevis.visualize import make_job
@@ -99,11 +108,13 @@ def main(argv=None) -> int:
     channels = list(range(args.channels))
     job = make_job(model, args.layer, channels, size=args.size, steps=args.steps, seed=args.seed)
     net = None
-    if "torch" in args.ways:
+    if {"torch", "lucent"} & set(args.ways):
         import torch_baseline
 
         net = torch_baseline.lite_model(args.model.removeprefix("efficientnet_"))
         block = torch_baseline.block_index(args.layer)
+        for way in {"torch", "lucent"} & set(args.ways):  # warm-up: torch allocates its buffers on the first steps
+            run_torch(net, block, channels[:1], argparse.Namespace(**{**vars(args), "steps": 2}), lucent=way == "lucent")
     info = machine.describe()
     info["torch_threads"] = torch.get_num_threads()
     print(f"# {args.model} {args.layer}, {args.channels} channels at {args.size}x{args.size}, {args.steps} steps, "
@@ -116,8 +127,8 @@ def main(argv=None) -> int:
     for r in range(args.repeats):
         for way in args.ways:
             note = machine.load_note()
-            if way == "torch":
-                pictures, seconds = run_torch(net, block, channels, args)
+            if way in ("torch", "lucent"):
+                pictures, seconds = run_torch(net, block, channels, args, lucent=way == "lucent")
                 row = {"compile_s": 0.0, "batch": 1, "chunk": 1}
             else:
                 pictures, seconds, stats, (size, chunk) = run_dreamjax(

@@ -7,7 +7,8 @@ lucid's colour correlation matrix, a sigmoid; every step the picture is resample
 with grey outside (shift up to ``jitter``, scale 1 +- ``scale``, turn up to ``rotate`` degrees);
 the network runs up to the layer (``torch_baseline.forward_to``, on the same weights); Adam
 (lr 0.05) maximises the channel's mean activation. lucent's ``render_vis`` does the same work per
-step, with its transforms as separate resamples, and runs the whole network forward.
+step, with its transforms as separate resamples, and also upsamples the canvas to 224 pixels and
+runs the whole network forward; ``lucent=True`` measures that pipeline too.
 
 Benchmark-only: torch is never a run-time dependency of dreamjax.
 """
@@ -53,9 +54,26 @@ def random_view(picture: torch.Tensor, gen: torch.Generator, pad: int, jitter: i
     return F.grid_sample(picture - 0.5, grid, mode="bilinear", padding_mode="zeros", align_corners=True) + 0.5
 
 
+def lucent_forward(net, images01: torch.Tensor, block: int) -> torch.Tensor:
+    """What lucent's ``render_vis`` runs per step: pictures under 224 pixels upsampled to 224
+    (bilinear), the whole network forward, the layer read by a forward hook."""
+    captured = {}
+    hook = net._blocks[block].register_forward_hook(lambda module, inputs, output: captured.setdefault("act", output))
+    try:
+        if min(images01.shape[-2:]) < 224:
+            images01 = F.interpolate(images01, size=224, mode="bilinear", align_corners=True)
+        net((images01 * 255.0 - 127.0) / 128.0)
+    finally:
+        hook.remove()
+    return captured["act"]
+
+
 def visualize_channel(net, block: int, channel: int, *, size: int = 128, steps: int = 512, seed: int = 0,
-                      lr: float = 0.05, pad: int = 12, jitter: int = 6, scale: float = 0.1, rotate: float = 10.0) -> np.ndarray:
-    """One channel's picture, ``[H, W, 3]`` float32 in [0, 1]."""
+                      lr: float = 0.05, pad: int = 12, jitter: int = 6, scale: float = 0.1, rotate: float = 10.0,
+                      lucent: bool = False) -> np.ndarray:
+    """One channel's picture, ``[H, W, 3]`` float32 in [0, 1]. ``lucent``: run the network as lucent
+    does (:func:`lucent_forward`) instead of up to the layer at the canvas size."""
+    forward = lucent_forward if lucent else forward_to
     gen = torch.Generator().manual_seed(seed * 100_003 + channel)
     params = (0.01 * torch.randn(1, 3, size, size // 2 + 1, 2, generator=gen)).requires_grad_(True)
     spectrum = spectrum_scale(size, size)
@@ -63,7 +81,7 @@ def visualize_channel(net, block: int, channel: int, *, size: int = 128, steps: 
     for _ in range(steps):
         optimiser.zero_grad(set_to_none=True)
         view = random_view(to_image(params, spectrum, size, size), gen, pad, jitter, scale, rotate)
-        loss = -forward_to(net, view, block)[:, channel].mean()
+        loss = -forward(net, view, block)[:, channel].mean()
         loss.backward()
         optimiser.step()
     with torch.no_grad():

@@ -67,9 +67,14 @@ def test_bilinear_sampling_matches_map_coordinates_inside_and_out(rng):
     picture = jnp.asarray(rng.uniform(size=(20, 24, 3)), jnp.float32)
     rows = jnp.asarray(rng.uniform(-3, 23, size=(30, 31)), jnp.float32)
     cols = jnp.asarray(rng.uniform(-3, 27, size=(30, 31)), jnp.float32)
-    want = jnp.stack([jax.scipy.ndimage.map_coordinates(picture[..., c], [rows, cols], order=1, mode="constant", cval=PAD_VALUE)
-                      for c in range(3)], axis=-1)
-    np.testing.assert_allclose(_sample(picture, rows, cols), want, atol=1e-6)
+    def reference(p):
+        return jnp.stack([jax.scipy.ndimage.map_coordinates(p[..., c], [rows, cols], order=1, mode="constant", cval=PAD_VALUE)
+                          for c in range(3)], axis=-1)
+
+    np.testing.assert_allclose(_sample(picture, rows, cols), reference(picture), atol=1e-6)
+    weights = jnp.asarray(rng.normal(size=(30, 31, 3)), jnp.float32)
+    np.testing.assert_allclose(jax.grad(lambda p: jnp.sum(_sample(p, rows, cols) * weights))(picture),
+                               jax.grad(lambda p: jnp.sum(reference(p) * weights))(picture), atol=1e-5)
 
 
 def test_no_transforms_is_the_identity_and_pad_adds_a_grey_border(rng):

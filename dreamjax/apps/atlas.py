@@ -27,8 +27,7 @@ import numpy as np
 
 from ..ascent.engine import DreamStats
 from ..errors import DreamjaxError
-from ..featurevis.objectives import channel_scores
-from ..featurevis.visualize import Job, visualizer_for
+from ..featurevis.visualize import Job, channel_scores, visualizer_for
 from ..files.atomic import atomic_path, clean_stale_parts, write_bytes_atomic
 from ..files.image import load_image, save_image
 from ..model import DreamModel

@@ -3,10 +3,10 @@
 See :func:`dreamjax.featurevis.visualize.visualize` and ``docs/atlas.md``.
 """
 
-from .objectives import KINDS, Targets, build_targets, channel_scores, own_channel_first
+from .objectives import KINDS, Targets, build_targets, own_channel_first
 from .param import Parametrisation
 from .transforms import NO_TRANSFORMS, Transforms
-from .visualize import Recipe, Visualizer, visualize, visualizer_for
+from .visualize import Recipe, Visualizer, channel_scores, visualize, visualizer_for
 
 __all__ = [
     "KINDS",

@@ -225,30 +225,6 @@ def picture_objective(
     return PictureObjective(target, also, spread)
 
 
-def channel_scores(model: DreamModel, layer: str, pictures: np.ndarray, channels: Sequence[int], chunk: int = 32) -> np.ndarray:
-    """Mean activation of each of ``channels`` of ``layer`` on each picture: ``[N, len(channels)]``.
-
-    The pictures are shown to the network as they are (no transformations), ``chunk`` at a time
-    through one compiled forward pass.
-    """
-    pictures = np.asarray(pictures, np.float32)
-    picked = jnp.asarray(list(channels))
-
-    @jax.jit
-    def scores(params, images):
-        act = model.apply(params, images, (layer,))[layer]
-        act = jnp.mean(act, axis=tuple(range(1, act.ndim - 1))) if act.ndim > 2 else act
-        return act[:, picked]
-
-    chunk = min(chunk, len(pictures))
-    rows = []
-    for start in range(0, len(pictures), chunk):
-        part = pictures[start:start + chunk]
-        padded = np.concatenate([part, np.repeat(part[:1], chunk - len(part), axis=0)])  # one shape, one compile
-        rows.append(np.asarray(scores(model.params, padded))[: len(part)])
-    return np.concatenate(rows)
-
-
 def own_channel_first(scores: np.ndarray) -> np.ndarray:
     """Per picture ``i`` of a square score matrix: whether column ``i`` is the largest of its row."""
     return np.argmax(scores, axis=1) == np.arange(scores.shape[0])

@@ -64,8 +64,9 @@ NO_TRANSFORMS = Transforms(scale=0.0, rotate=0.0, pad=0, jitter=0)
 def _sample(picture: jax.Array, rows: jax.Array, cols: jax.Array) -> jax.Array:
     """Bilinear samples of ``picture`` ``[H, W, C]`` at fractional ``rows``/``cols``; grey outside.
 
-    One gather of whole pixels per corner (``jax.scipy.ndimage.map_coordinates`` gathers each
-    channel apart, which doubled the compile time of the whole ascent program).
+    All four corners of every sample in one gather of whole pixels, so the gradient is one
+    scatter: on XLA:CPU a third cheaper than a gather per corner, which was itself half the cost
+    of ``jax.scipy.ndimage.map_coordinates`` (one gather per channel and corner).
     """
     height, width, channels = picture.shape
     # Pad by one grey pixel all round: every corner outside the picture reads the grey border.
@@ -74,15 +75,12 @@ def _sample(picture: jax.Array, rows: jax.Array, cols: jax.Array) -> jax.Array:
     cols = jnp.clip(cols + 1, 0, width + 1)
     top = jnp.minimum(jnp.floor(rows), height)  # the last corner pair starts on the last real row
     left = jnp.minimum(jnp.floor(cols), width)
-    dy, dx = (rows - top)[..., None], (cols - left)[..., None]
-    top, left = top.astype(jnp.int32), left.astype(jnp.int32)
-
-    def at(r, c):
-        return jnp.take(padded, r * (width + 2) + c, axis=0)
-
-    upper = at(top, left) * (1 - dx) + at(top, left + 1) * dx
-    lower = at(top + 1, left) * (1 - dx) + at(top + 1, left + 1) * dx
-    return upper * (1 - dy) + lower * dy + PAD_VALUE
+    dy, dx = rows - top, cols - left
+    corner = top.astype(jnp.int32) * (width + 2) + left.astype(jnp.int32)
+    index = jnp.stack([corner, corner + 1, corner + width + 2, corner + width + 3], axis=-1)
+    weight = jnp.stack([(1 - dy) * (1 - dx), (1 - dy) * dx, dy * (1 - dx), dy * dx], axis=-1)
+    corners = jnp.take(padded, index.reshape(-1), axis=0).reshape(*index.shape, channels)
+    return jnp.einsum("hwk,hwkc->hwc", weight, corners) + PAD_VALUE
 
 
 def random_view(picture: jax.Array, key: jax.Array, transforms: Transforms) -> jax.Array:

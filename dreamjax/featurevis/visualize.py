@@ -10,8 +10,9 @@ every picture with its own target vector (:mod:`.objectives`), its own random ke
 the seed and its channel number) and its own Adam moments, so a channel's picture is the same
 whatever runs beside it. Target vectors, steps, learning rate and transform sizes are runtime
 numbers: one program serves every batch of a layer. The batch size is chosen as tiles are:
-about a megapixel of canvas per network call, halved until XLA's own estimate of the
-program's memory fits what the device has free (:mod:`dreamjax.runtime.memory`).
+about a megapixel of canvas per program, halved until XLA's own estimate of the program's
+memory fits what the device has free (:mod:`dreamjax.runtime.memory`). On a CPU the network
+sees the batch a few pictures at a time (:func:`auto_chunk`), which keeps them in cache.
 """
 
 from __future__ import annotations
@@ -68,12 +69,13 @@ class Recipe:
     adam: bool = _static(default=True)
 
     def check(self) -> Recipe:
-        for name, low in (("learning_rate", 0.0), ("init_sd", -1.0), ("decay_power", -1.0)):
+        """Raise a clear error for a setting out of range; returns self."""
+        if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
+            raise DreamjaxError(f"the learning rate must be a finite number above 0, got {self.learning_rate}")
+        for name in ("init_sd", "decay_power"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and value > low):
-                raise DreamjaxError(f"{name.replace('_', ' ')} must be a finite number{' above 0' if low == 0 else ''}, got {value}")
-        if self.init_sd < 0 or self.decay_power < 0:
-            raise DreamjaxError(f"init sd and decay power must be 0 or more, got {self.init_sd} and {self.decay_power}")
+            if not (math.isfinite(value) and value >= 0):
+                raise DreamjaxError(f"{name.replace('_', ' ')} must be a finite number, 0 or more, got {value}")
         if self.transforms is not None:
             self.transforms.check()
         return self
@@ -244,6 +246,28 @@ class Visualizer:
         self._ascend = jax.jit(functools.partial(_ascend, model.apply), static_argnames=("shape", "chunk"))
         self._start = jax.jit(_start, static_argnames=("shape",))
         self._compiled: dict = {}
+        self._scorers: dict[str, Callable] = {}
+
+    def mean_activations(self, layer: str, pictures: np.ndarray, chunk: int = 32) -> np.ndarray:
+        """Every channel's mean activation at ``layer`` for each picture, shown as it is: ``[N, C]``.
+
+        ``chunk`` pictures at a time, through one compiled forward pass per layer.
+        """
+        scorer = self._scorers.get(layer)
+        if scorer is None:
+            def means(params, images):
+                act = self.model.apply(params, images, (layer,))[layer]
+                return jnp.mean(act, axis=tuple(range(1, act.ndim - 1))) if act.ndim > 2 else act
+
+            scorer = self._scorers[layer] = jax.jit(means)
+        pictures = np.asarray(pictures, np.float32)
+        chunk = min(chunk, len(pictures))
+        rows = []
+        for begin in range(0, len(pictures), chunk):
+            part = pictures[begin:begin + chunk]
+            padded = np.concatenate([part, np.repeat(part[:1], chunk - len(part), axis=0)])  # one shape, one compile
+            rows.append(np.asarray(scorer(self.model.params, padded))[: len(part)])
+        return np.concatenate(rows)
 
     def program(self, job: Job, batch: int, chunk: int, stats: DreamStats):
         """The compiled ``(start, ascend)`` programs for ``batch`` pictures of ``job``."""
@@ -359,6 +383,14 @@ def visualizer_for(model: DreamModel) -> Visualizer:
             _VISUALIZERS.pop(next(iter(_VISUALIZERS)))
         found = _VISUALIZERS[id(model)] = Visualizer(model)
     return found
+
+
+def channel_scores(model: DreamModel, layer: str, pictures: np.ndarray, channels: Sequence[int]) -> np.ndarray:
+    """Mean activation of each of ``channels`` of ``layer`` on each picture: ``[N, len(channels)]``.
+
+    The pictures are shown to the network as they are (no transformations).
+    """
+    return visualizer_for(model).mean_activations(layer, pictures)[:, list(channels)]
 
 
 def visualize(
