@@ -144,7 +144,6 @@ class Dreamer:
         self.model = model
         self._jitted = jax.jit(functools.partial(step.octave, model.apply), static_argnames=("plan",))
         self._compiled: dict[Any, Any] = {}
-        self._building: dict[Any, Future] = {}
         self._lock = threading.Lock()
 
     @staticmethod
