@@ -154,19 +154,20 @@ class Dreamer:
     def _program(self, args, plan: OctavePlan, stats: DreamStats):
         """The compiled program of ``plan`` for ``args`` (concrete or abstract): the one place
         where programs are lowered and compiled. Safe to call from several threads."""
-        key = (plan, self._signature(args))
-        with self._lock:
-            program = self._compiled.get(key)
+        program = self._cached(args, plan)
         if program is not None:
             return program
-        t0, hits = time.perf_counter(), persistent_cache_hits()
+        t0 = time.perf_counter()
         program = self._jitted.lower(*args, plan=plan).compile(compiler_options())
         with self._lock:
             stats.compile_seconds += time.perf_counter() - t0
             stats.programs_compiled += 1
-            stats.programs_from_disk += persistent_cache_hits() - hits
-            self._compiled[key] = program
+            self._compiled[(plan, self._signature(args))] = program
         return program
+
+    def _cached(self, args, plan: OctavePlan):
+        with self._lock:
+            return self._compiled.get((plan, self._signature(args)))
 
     def _build_note(self, plan: OctavePlan) -> str:
         """What waiting for ``plan``'s program means, for progress lines."""
@@ -190,7 +191,8 @@ class Dreamer:
         for octave in build_order(octaves):
             args = self._args(octave, objective, config, root, placement)
             build = functools.partial(self._program, args, octave.plan, stats)
-            builds[octave.plan] = pool.submit(build) if pool else _Deferred(build)
+            ready = self._cached(args, octave.plan) is not None
+            builds[octave.plan] = pool.submit(build) if pool and not ready else _Deferred(build, ready)
         if pool:
             pool.shutdown(wait=False)
         return builds
@@ -247,12 +249,14 @@ class Dreamer:
                            canvases=[o.canvas.shape for o in octaves])
         objective = objective.runtime()
         root = jax.random.key(config.seed)
+        hits = persistent_cache_hits()  # counted per run: builds in several threads overlap
         builds = self._start_builds(octaves, objective, config, root, placement, stats)
         try:
             return self._ascend(images, objective, config, octaves, builds, root, placement, stats, progress, status)
         finally:
             for build in builds.values():
                 build.cancel()  # a refused or failed run builds nothing more
+            stats.programs_from_disk = min(stats.programs_compiled, persistent_cache_hits() - hits)
 
     def _ascend(self, images, objective, config, octaves, builds, root, placement, stats, progress, status):
         shapes = stats.shapes
@@ -281,13 +285,13 @@ class Dreamer:
 
 
 class _Deferred:
-    """A build run when its result is first asked for (no background threads)."""
+    """A build run when its result is first asked for (no background threads, or nothing to build)."""
 
-    def __init__(self, build: Callable[[], Any]):
-        self._build, self._result = build, None
+    def __init__(self, build: Callable[[], Any], ready: bool = False):
+        self._build, self._result, self._ready = build, None, ready
 
     def done(self) -> bool:
-        return self._result is not None
+        return self._ready or self._result is not None
 
     def cancel(self) -> bool:
         return False
