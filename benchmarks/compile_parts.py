@@ -106,7 +106,7 @@ def main(argv=None) -> int:
                 canvas = Canvas.exact(shape)
                 tiles, layout = None, None
                 if part == "octave:tiled":
-                    config = TileConfig(size=min(shape) // 2 + 32, halo=32)
+                    config = TileConfig(size=max(128, min(shape) // 2 + 32), halo=32)
                     plan = plan_tiles(shape, 1, config, 32)
                     tiles, layout = TileShape(plan.tile, plan.batch, plan.chunks), plan.layout(plan.chunks)
                 plan = step.OctavePlan(model.name, shape, 1, 1, "[]", regularisers.plan(), tiles)

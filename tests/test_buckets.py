@@ -1,6 +1,9 @@
-"""Shape buckets: the ladder, padding into a canvas, the picture's region, host-side resizing."""
+"""Shape buckets: the ladder, padding into a canvas, the picture's region, host-side resizing,
+and how far bucketed dreams (single, zoom, folders, tiles) are from exact ones."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -189,3 +192,52 @@ def test_programs_compiled_for_a_folder_match_its_distinct_canvases(tiny, rng):
         canvases |= set(stats.canvases)
         compiled += stats.programs_compiled
     assert compiled == len(canvases) < 2 * len(sizes)
+
+
+def _within_tolerance(bucketed, exact, other_seed):
+    """The stated tolerance for whole dreams (docs/programs.md)."""
+    assert np.abs(bucketed - exact).mean() < 0.5 * np.abs(other_seed - exact).mean()
+    assert psnr(bucketed, exact) > 30.0
+
+
+def _smooth_picture(h, w):
+    y, x = np.mgrid[0:h, 0:w] / 40.0
+    return np.stack([0.5 + 0.3 * np.sin(6 * x), 0.5 + 0.3 * np.cos(5 * y), 0.5 + 0.2 * np.sin(4 * (x + y))], -1).astype(np.float32)
+
+
+def test_zoom_frames_on_buckets_stay_within_tolerance_of_exact_frames(tiny, tmp_path):
+    from dreamjax.apps.zoom import Motion, load_frame, zoom
+    from dreamjax.ascent.engine import DreamConfig
+
+    config = DreamConfig(octaves=2, steps=3, octave_scale=1.5, jitter=4, seed=7)
+    objective = layer_objective(tiny, "conv1")
+    start = _smooth_picture(62, 75)
+    runs = {}
+    for name, cfg in [("bucketed", config), ("exact", dataclasses.replace(config, exact_shapes=True)),
+                      ("seed", dataclasses.replace(config, exact_shapes=True, seed=8))]:
+        zoom(tiny, start, tmp_path / name, 3, objective=objective, config=cfg, motion=Motion(1.05, 1.0))
+        runs[name] = np.stack([load_frame(tmp_path / name, i) for i in range(3)]).astype(np.float32) / 255.0
+    _within_tolerance(runs["bucketed"], runs["exact"], runs["seed"])
+
+
+def test_folder_and_tiled_dreams_on_buckets_stay_within_tolerance_of_exact_ones(tiny, tmp_path, rng):
+    from dreamjax.apps import folders
+    from dreamjax.ascent.engine import DreamConfig, Dreamer
+    from dreamjax.ascent.tiling import TileConfig
+    from dreamjax.files.image import load_image, save_image
+
+    source = tmp_path / "in"
+    source.mkdir()
+    for i, (h, w) in enumerate([(70, 90), (66, 83), (90, 70)]):
+        save_image(source / f"p{i}.png", _smooth_picture(h, w)[::-1] if i else _smooth_picture(h, w))
+    objective = layer_objective(tiny, "conv1")
+    base = DreamConfig(octaves=2, steps=3, jitter=4, tiles=TileConfig(size=64, halo=16))  # the big octaves tile
+    dreamer = Dreamer(tiny)
+    results = {}
+    for name, cfg in [("bucketed", base), ("exact", dataclasses.replace(base, exact_shapes=True)),
+                      ("seed", dataclasses.replace(base, exact_shapes=True, seed=5))]:
+        work = folders.plan(folders.find_images(str(source)), tmp_path / name, min_size=8)
+        folders.dream_files(work, lambda pictures, cfg=cfg: dreamer.run(pictures, objective, cfg), batch_size=2)
+        results[name] = [load_image(tmp_path / name / f"p{i}.png") for i in range(3)]
+    for b, e, s in zip(results["bucketed"], results["exact"], results["seed"]):
+        _within_tolerance(b, e, s)

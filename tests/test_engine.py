@@ -175,3 +175,28 @@ def test_the_seed_only_moves_the_jitter(tiny, pictures):
         np.testing.assert_array_equal(still[0], other)
     fresh, _ = Dreamer(tiny).run(pictures[:1], layer_objective(tiny, ["conv1"]), DreamConfig(seed=7, **FAST))
     np.testing.assert_array_equal(fresh[0], dream(tiny, pictures[0], "conv1", seed=7, **FAST))
+
+
+def test_plans_describe_themselves_and_the_biggest_program_is_built_first(tiny):
+    import json
+
+    from dreamjax.ascent.regularisers import Regularisers as Regs
+    from dreamjax.ascent.schedule import build_order, plan_octaves
+    from dreamjax.ascent.tiling import TileConfig
+
+    objective = layer_objective(tiny, ["conv1"])
+    shapes = octave_shapes(90, 120, 3, 1.4, 8)
+    octaves = plan_octaves(tiny, objective, shapes, 2, 1, tiles=TileConfig(), regularisers=Regs(tv=0.5, laplacian_levels=2),
+                           exact_shapes=False)
+    described = [o.plan.describe() for o in octaves]
+    assert json.loads(json.dumps(described)) == described
+    assert described[-1] == {"model": "tiny", "canvas": [96, 120], "batch": 2, "devices": 1,
+                             "objective": [{"term": "LayerEnergy", "layer": "conv1", "leaves": [[]]}],
+                             "regularisers": {"tv": True, "blur_radius": 0, "laplacian_levels": 2, "decorrelate_colour": False},
+                             "tiles": None}
+    order = build_order(octaves)
+    assert order[0] is octaves[-1] and [o.index for o in order[1:]] == [0, 1]
+    # Numbers are not part of the plan; structure is.
+    again = plan_octaves(tiny, 3.0 * objective, shapes, 2, 1, tiles=TileConfig(), regularisers=Regs(tv=2.0, laplacian_levels=2),
+                         exact_shapes=False)
+    assert [o.plan for o in again] == [o.plan for o in octaves]

@@ -31,8 +31,8 @@ columns) that keeps every layer's grid where it lies on the picture alone (:func
 then only the border, where the network sees mirrored pixels instead of zeros, differs from an
 exact canvas. The objective and the gradient only count the real pixels,
 and the pad is filled again from the real pixels on every step (:mod:`.region`). Big images
-keep using tiles (:mod:`.tiling`): all tiled octaves of a picture share the canvas of the
-largest one, so they share one program, and the tile layout is a runtime argument.
+keep using tiles (:mod:`.tiling`) of a shape fixed by the canvas; the tile layout is a runtime
+argument, so photos whose tiled octaves land on the same rungs share programs.
 
 ``exact_shapes`` turns buckets off: every canvas is its octave's own size (one program per size).
 """

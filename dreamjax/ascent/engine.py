@@ -139,7 +139,6 @@ class Dreamer:
         self.model = model
         self._jitted = jax.jit(functools.partial(step.octave, model.apply), static_argnames=("plan",))
         self._compiled: dict[Any, Any] = {}
-        self._building: dict[Any, Future] = {}
         self._lock = threading.Lock()
 
     @staticmethod
@@ -151,9 +150,7 @@ class Dreamer:
         """The compiled program of ``plan`` for ``args`` (concrete or abstract): the one place
         where programs are lowered and compiled, or loaded from the program cache without
         tracing (``runtime.programs``). Safe to call from several threads."""
-        key = (plan, self._signature(args))
-        with self._lock:
-            program = self._compiled.get(key)
+        program = self._cached(args, plan)
         if program is not None:
             return program
         t0, hits = time.perf_counter(), persistent_cache_hits(this_thread=True)
@@ -162,8 +159,12 @@ class Dreamer:
             stats.compile_seconds += time.perf_counter() - t0
             stats.programs_compiled += 1
             stats.programs_from_disk += 1 if loaded else min(1, persistent_cache_hits(this_thread=True) - hits)
-            self._compiled[key] = program
+            self._compiled[(plan, self._signature(args))] = program
         return program
+
+    def _cached(self, args, plan: OctavePlan):
+        with self._lock:
+            return self._compiled.get((plan, self._signature(args)))
 
     def _build_note(self, plan: OctavePlan) -> str:
         """What waiting for ``plan``'s program means, for progress lines."""
@@ -187,7 +188,8 @@ class Dreamer:
         for octave in build_order(octaves):
             args = self._args(octave, objective, config, root, placement)
             build = functools.partial(self._program, args, octave.plan, stats)
-            builds[octave.plan] = pool.submit(build) if pool else _Deferred(build)
+            ready = self._cached(args, octave.plan) is not None
+            builds[octave.plan] = pool.submit(build) if pool and not ready else _Deferred(build, ready)
         if pool:
             pool.shutdown(wait=False)
         return builds
@@ -296,13 +298,13 @@ class Dreamer:
 
 
 class _Deferred:
-    """A build run when its result is first asked for (no background threads)."""
+    """A build run when its result is first asked for (no background threads, or nothing to build)."""
 
-    def __init__(self, build: Callable[[], Any]):
-        self._build, self._result = build, None
+    def __init__(self, build: Callable[[], Any], ready: bool = False):
+        self._build, self._result, self._ready = build, None, ready
 
     def done(self) -> bool:
-        return self._result is not None
+        return self._ready or self._result is not None
 
     def cancel(self) -> bool:
         return False

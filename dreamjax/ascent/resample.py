@@ -4,7 +4,7 @@ Octave programs take a canvas and give one back; the photo's resize to each octa
 detail's resize to the next are done here, in numpy, so that no program depends on the photo's
 own size. The weights are those of ``jax.image.scale_and_translate`` (a triangle kernel, widened
 by the scale when shrinking, normalised per output pixel), applied as a sum over the few input
-pixels each output pixel reads (a banded matrix), so a 4096-pixel side costs milliseconds.
+rows each output row reads (a banded matrix), rows by whole rows, then columns the same way.
 Results match ``jax.image.resize`` to float32 rounding (tests/test_buckets.py).
 """
 
@@ -35,19 +35,27 @@ def _taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(index, 0, in_size - 1), weight
 
 
-def _resize_axis(x: np.ndarray, axis: int, out_size: int) -> np.ndarray:
-    if x.shape[axis] == out_size:
+def _resize_rows(x: np.ndarray, out_size: int) -> np.ndarray:
+    """``[B, H, R]`` to ``[B, out_size, R]`` along H: a sum over taps of gathered rows."""
+    if x.shape[1] == out_size:
         return x
-    index, weight = _taps(x.shape[axis], out_size)
-    shape = [1] * x.ndim
-    shape[axis] = out_size
-    out = np.zeros(x.shape[:axis] + (out_size,) + x.shape[axis + 1 :], np.float32)
+    index, weight = _taps(x.shape[1], out_size)
+    out = np.zeros((x.shape[0], out_size, x.shape[2]), np.float32)
     for t in range(index.shape[1]):
-        out += np.take(x, index[:, t], axis=axis) * weight[:, t].reshape(shape)
+        term = x[:, index[:, t]]  # fancy indexing: much faster than np.take(..., out=)
+        term *= weight[None, :, t, None]
+        out += term
     return out
 
 
 def resize(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``[B, H, W, C]`` float32 to ``[B, *size, C]``, as ``jax.image.resize(..., "linear")``."""
-    out = _resize_axis(np.asarray(images, np.float32), 1, size[0])
-    return _resize_axis(out, 2, size[1])
+    x = np.asarray(images, np.float32)
+    b, h, w, c = x.shape
+    x = _resize_rows(x.reshape(b, h, w * c), size[0]).reshape(b, size[0], w, c)
+    if w == size[1]:
+        return x
+    # Columns as rows (whole rows gather fastest), then back.
+    cols = np.ascontiguousarray(x.transpose(0, 2, 1, 3)).reshape(b, w, size[0] * c)
+    cols = _resize_rows(cols, size[1]).reshape(b, size[1], size[0], c)
+    return np.ascontiguousarray(cols.transpose(0, 2, 1, 3))

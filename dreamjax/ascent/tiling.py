@@ -16,8 +16,7 @@ memory holds a few copies of the image plus one chunk's activations, whatever th
 
 Where the tiles lie is a runtime argument (:class:`TileLayout`); the program is compiled for
 the tile shape, the tiles per call and the most chunks its canvas can need (:class:`TileShape`).
-So every tiled octave of a picture, and every picture, on the same canvas shares one program
-(see :mod:`.buckets`).
+So every picture on the same canvas shares one program (see :mod:`.buckets`).
 """
 
 from __future__ import annotations
