@@ -100,6 +100,13 @@ def _normalised(module, call):
     return lambda images01: call(module, (images01 - mean) / std)
 
 
+def clocked(f) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``f()``; CPU time is this process's, all threads."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    f()
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
 def best_of(f, repeats: int) -> float:
     ts = []
     for _ in range(repeats):
@@ -189,23 +196,27 @@ def run_case(net: DreamNet, path: Path, size: int, batch: int, repeats: int, qui
     for forward in sides.values():  # warm-up: allocators, thread pools
         dream_with(forward, timm, octaves=1, steps=1, min_size=model.input_spec.min_size)
     times: dict[str, list[float]] = {k: [] for k in [*sides, "dreamjax"]}
+    cpu: dict[str, list[float]] = {k: [] for k in times}
     notes = []
     for r in range(repeats):
         machine.wait_for_quiet(quiet, patience)
         notes.append(machine.load_note())
         for side, forward in sides.items():
-            t0 = time.perf_counter()
-            dream_with(forward, timm, octaves=config.octaves, octave_scale=config.octave_scale, steps=config.steps,
-                       step_size=config.step_size, jitter=config.jitter, seed=r, min_size=model.input_spec.min_size)
-            times[side].append(time.perf_counter() - t0)
-        _, stats = dreamer.run(images, objective, config)
-        times["dreamjax"].append(stats.run_seconds)
+            wall, used = clocked(lambda: dream_with(
+                forward, timm, octaves=config.octaves, octave_scale=config.octave_scale, steps=config.steps,
+                step_size=config.step_size, jitter=config.jitter, seed=r, min_size=model.input_spec.min_size))
+            times[side].append(wall)
+            cpu[side].append(used)
+        wall, used = clocked(lambda: dreamer.run(images, objective, config))
+        times["dreamjax"].append(wall)
+        cpu["dreamjax"].append(used)
     best = {k: min(v) for k, v in times.items()}
     jax_fwd = config.steps * forward_seconds(model, net.value, shapes, batch, max(3, repeats))
     torch_fwd = config.steps * torch_forward_seconds(sides["torch"], shapes, batch, max(3, repeats))
     row = {
         "net": net.name, "layer": net.module, "size": size, "batch": batch, "depthwise": net.depthwise,
         "best_s": best, "median_s": {k: statistics.median(v) for k, v in times.items()},
+        "best_cpu_s": {k: min(v) for k, v in cpu.items()},
         "ratio": {k: best[k] / best["dreamjax"] for k in sides},
         "jax_dream_over_forward": best["dreamjax"] / jax_fwd, "torch_dream_over_forward": best["torch"] / torch_fwd,
         "jax_forward_ratio_vs_torch": torch_fwd / jax_fwd,
@@ -237,6 +248,8 @@ def run(args) -> list[dict]:
     """Every (network, case) of ``args``; prints each row as it lands."""
     import torch
 
+    if args.cores:
+        torch.set_num_threads(args.cores)
     names = list(QUICK) if args.quick else [n for n in args.nets.split(",") if n] or [n.name for n in NETS]
     nets = {n.name: n for n in NETS}
     unknown = [n for n in names if n not in nets]
@@ -256,7 +269,9 @@ def run(args) -> list[dict]:
             row = run_case(nets[name], args.models_dir / f"{name}-op17.onnx", size, batch, args.repeats,
                            args.quiet_below, args.patience)
             rows.append(row)
-            print(f"{name} {size}x{batch}: torch {row['best_s']['torch']:.2f} s, dreamjax {row['best_s']['dreamjax']:.2f} s "
+            cpu = row["best_cpu_s"]
+            print(f"{name} {size}x{batch}: torch {row['best_s']['torch']:.2f} s (CPU {cpu['torch']:.2f} s), "
+                  f"dreamjax {row['best_s']['dreamjax']:.2f} s (CPU {cpu['dreamjax']:.2f} s) "
                   f"-> {row['ratio']['torch']:.2f}x; dream/forward {row['jax_dream_over_forward']:.2f} "
                   f"(torch {row['torch_dream_over_forward']:.2f}); same network {row['same_network_rel_diff']:.1e}; "
                   f"{row['load'][-1]}", flush=True)
