@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import machine  # noqa: E402
 
 # Profiler events that wrap others (the whole call) rather than doing work themselves.
-WRAPPERS = ("ThunkExecutor", "PjitFunction", "$", "CommonPjRt", "Allocate", "Handle inputs", "ParseArguments")
+WRAPPERS = ("ThunkExecutor", "while", "PjitFunction", "$", "CommonPjRt", "Allocate", "Handle inputs", "ParseArguments")
 
 
 def thunk_times(run, calls: int) -> tuple[collections.Counter, float]:

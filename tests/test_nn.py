@@ -185,3 +185,26 @@ def test_conv_input_gradient_stays_on_the_convolution_library_inside_a_loop():
 
     assert naive_convolutions(True) == []
     assert naive_convolutions(False), "XLA now handles autodiff's form: the hand-written gradient may be unneeded"
+
+
+@pytest.mark.parametrize("size, axis", [(5, 3), (4, 1), (1, 3)])
+def test_lrn_gradient_matches_autodiff_of_the_formula(size, axis):
+    x = jnp.asarray(np.random.default_rng(size).standard_normal((2, 5, 4, 7)), jnp.float32)
+    alpha, beta, bias = 0.02, 0.75, 1.5
+
+    def formula(x):
+        window = [1] * 4
+        window[axis] = size
+        pads = [(0, 0)] * 4
+        pads[axis] = ((size - 1) // 2, size - 1 - (size - 1) // 2)
+        sq = jax.lax.reduce_window(x * x, np.array(0.0, x.dtype), jax.lax.add, window, (1,) * 4, pads)
+        return x / (bias + alpha / size * sq) ** beta
+
+    def loss(f):
+        return lambda x: jnp.sum(jnp.sin(f(x) * 1.3))
+
+    fast = functools.partial(nn.lrn, size=size, alpha=alpha, beta=beta, bias=bias, axis=axis)
+    np.testing.assert_allclose(fast(x), formula(x), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(jax.grad(loss(fast))(x), jax.grad(loss(formula))(x), rtol=1e-5, atol=1e-5)
+    with jax.enable_x64(True):
+        check_grads(fast, (x.astype(jnp.float64),), order=1, modes=["rev"], eps=1e-6)

@@ -8,6 +8,7 @@ from .activations import relu6
 from .conv import conv2d, pointwise, window
 from .depthwise import DEPTHWISE_IMPLS, default_depthwise, depthwise, expand_depthwise, valid_taps
 from .dense import conv, im2col, out_pixels
+from .lrn import lrn
 from .padding import pad_same, tf_same_pads
 from .platform import KERNEL_CHOICES, cpu_kernels
 from .pool import lowest, max_pool, sum_pool, window_counts
@@ -24,6 +25,7 @@ __all__ = [
     "expand_depthwise",
     "im2col",
     "lowest",
+    "lrn",
     "max_pool",
     "out_pixels",
     "out_size",

@@ -217,6 +217,8 @@ def global_lp_pool(n, x):
 def _lrn(n, x, channel_axis: int):
     size = n.attr("size")
     alpha, beta, bias = n.attr("alpha", 1e-4), n.attr("beta", 0.75), n.attr("bias", 1.0)
+    if n.cpu_kernels:
+        return shared_kernels.lrn(x, size, alpha, beta, bias, channel_axis)
     window = [1] * x.ndim
     window[channel_axis] = size
     pad = [(0, 0)] * x.ndim
