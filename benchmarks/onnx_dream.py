@@ -12,7 +12,8 @@ same work runs through:
 The work: 4 octaves of 1.4, 10 steps each, jitter 32, on the bundled photos, at 224x224
 batch 1 and 448x448 batch 2. Runs alternate (torch, onnx2torch, dreamjax, torch, ...) and the
 best of ``--repeats`` counts; ratios (PyTorch time / dreamjax time: above 1, dreamjax is
-faster) come from the same run. Also per row: how a dream step compares with a forward on
+faster) come from the same run, by wall time and by CPU time (the process's, all threads:
+robust when other processes take turns on the machine, fair with ``--cores 1``). Also per row: how a dream step compares with a forward on
 each side (dream time / (steps x the forward at every octave size): 1 would be a free
 backward pass), and dreamjax's forward against onnxruntime's on the whole network at the
 full size (the earlier issue's tracked ratio).
@@ -229,17 +230,19 @@ def run_case(net: DreamNet, path: Path, size: int, batch: int, repeats: int, qui
 def table(rows: list[dict]) -> str:
     lines = [
         "| network (dream layer) | size x batch | PyTorch eager s | onnx2torch s | dreamjax s | ratio vs PyTorch "
-        "| ratio vs onnx2torch | dreamjax dream / forward | PyTorch dream / forward | forward vs PyTorch "
-        "| forward vs onnxruntime | compile s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| ratio vs onnx2torch | ratio vs PyTorch, CPU time | dreamjax dream / forward | PyTorch dream / forward "
+        "| forward vs PyTorch | forward vs onnxruntime | compile s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         b, ratio = r["best_s"], r["ratio"]
         o2t = f"{b['onnx2torch']:.2f}" if "onnx2torch" in b else "-"
         o2t_ratio = f"{ratio['onnx2torch']:.2f}x" if "onnx2torch" in ratio else "-"
+        cpu_ratio = r["best_cpu_s"]["torch"] / r["best_cpu_s"]["dreamjax"]
         lines.append(
             f"| {r['net']} ({r['layer']}) | {r['size']} x {r['batch']} | {b['torch']:.2f} | {o2t} | {b['dreamjax']:.2f} "
-            f"| **{ratio['torch']:.2f}x** | {o2t_ratio} | {r['jax_dream_over_forward']:.2f} | {r['torch_dream_over_forward']:.2f} "
+            f"| **{ratio['torch']:.2f}x** | {o2t_ratio} | {cpu_ratio:.2f}x | {r['jax_dream_over_forward']:.2f} "
+            f"| {r['torch_dream_over_forward']:.2f} "
             f"| {r['jax_forward_ratio_vs_torch']:.2f}x | {r['ort_over_jax_forward']:.2f}x | {r['compile_s']:.0f} |")
     return "\n".join(lines)
 

@@ -168,3 +168,33 @@ def test_resize_runs_channels_last_after_a_conv(op, version, case):
     moves = [e.params["permutation"] for e in eqns if e.primitive.name == "transpose"
              and e.params["permutation"] in ((0, 2, 3, 1), (0, 3, 1, 2))]
     assert moves == [(0, 2, 3, 1), (0, 3, 1, 2)]  # into the Conv and out of the function, not around the resize
+
+
+def test_convnext_style_transposes_move_no_data():
+    # A ConvNeXt block: depthwise Conv, to NHWC for LayerNorm and the MLP, back to NCHW, scale, add.
+    c = 8
+    inits = {"wdw": _w(c, 1, 3, 3), "ln_s": _w(c) + 1, "ln_b": _w(c), "fc": _w(c, 2 * c), "fc2": _w(2 * c, c),
+             "gamma": _w(c, 1, 1), "w0": _w(c, 3, 1, 1)}
+    nodes = [
+        N("Conv", ["x", "w0"], ["x0"]),
+        N("Conv", ["x0", "wdw"], ["dw"], group=c, pads=[1, 1, 1, 1]),
+        N("Transpose", ["dw"], ["nhwc"], perm=[0, 2, 3, 1]),
+        N("LayerNormalization", ["nhwc", "ln_s", "ln_b"], ["ln"], axis=-1),
+        N("MatMul", ["ln", "fc"], ["h"]),
+        N("Relu", ["h"], ["hr"]),
+        N("MatMul", ["hr", "fc2"], ["h2"]),
+        N("Transpose", ["h2"], ["nchw"], perm=[0, 3, 1, 2]),
+        N("Mul", ["nchw", "gamma"], ["scaled"]),
+        N("Add", ["x0", "scaled"], ["y"]),
+    ]
+    x = RNG.standard_normal((2, 3, 9, 7)).astype(np.float32)
+    model = make_model(nodes, {"x": x}, ["y"], opset=17, initializers=inits)
+    fn, params = to_jax(model)
+    assert_matches_reference(model, x, fn(params, x), rtol=1e-4, atol=1e-5)
+    fn_std, p_std = to_jax(model, channels_last=False)
+    g = jax.grad(lambda x: jnp.sum(jnp.sin(fn(params, x)[0])))(x)
+    g_std = jax.grad(lambda x: jnp.sum(jnp.sin(fn_std(p_std, x)[0])))(x)
+    np.testing.assert_allclose(np.asarray(g), np.asarray(g_std), rtol=1e-4, atol=1e-5)
+    moves = [e.params["permutation"] for e in jax.make_jaxpr(fn)(params, x).jaxpr.eqns if e.primitive.name == "transpose"
+             and len(e.params["permutation"]) == 4]
+    assert moves == [(0, 2, 3, 1), (0, 3, 1, 2)]  # into the first Conv and out of the function
