@@ -55,7 +55,8 @@ def _foldable(conv, bn, arrays, readers, exposed) -> bool:
     w = arrays.get(conv.input[1])
     if w is None or w.ndim < 3 or not np.issubdtype(w.dtype, np.floating):
         return False
-    vectors = [arrays.get(n) for n in bn.input[1:]] + ([arrays.get(conv.input[2])] if len(conv.input) > 2 and conv.input[2] else [])
+    bias = [conv.input[2]] if len(conv.input) > 2 and conv.input[2] else []
+    vectors = [arrays.get(n) for n in [*bn.input[1:], *bias]]
     return all(v is not None and v.shape == (w.shape[0],) and np.issubdtype(v.dtype, np.floating) for v in vectors)
 
 

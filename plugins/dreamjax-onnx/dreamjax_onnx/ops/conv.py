@@ -68,12 +68,13 @@ def conv_channels_last(n, x, w, b=None):
     kernel, strides, dilations, padding = conv_geometry(n, x.shape[1:3], w.shape[:2])
     group = n.attr("group", 1)
     fast = n.cpu_kernels
+    few_pixels = shared_kernels.out_pixels(x.shape, kernel, strides, padding) <= x.shape[3]
     if fast and group > 1 and group == x.shape[3] and w.shape[2] == 1:
         y = depthwise_taps(x, w[:, :, 0, :], strides, dilations, padding)
     elif fast and group == 1 and tuple(kernel) == (1, 1) and padding == [(0, 0), (0, 0)]:
         # XLA:CPU runs a 1x1 convolution as a copy plus a dot; the dot alone is 1.1-1.3x faster.
         y = lax.dot_general(x[:, :: strides[0], :: strides[1], :], w[0, 0], (((3,), (0,)), ((), ())))
-    elif fast and group == 1 and tuple(dilations) == (1, 1) and shared_kernels.out_pixels(x.shape, kernel, strides, padding) <= x.shape[3]:
+    elif fast and group == 1 and tuple(dilations) == (1, 1) and few_pixels:
         y = shared_kernels.im2col(x, w, strides, padding)
     else:
         y = shared_kernels.conv(x, w, strides, padding, dilations, group, fast_grad=fast)

@@ -122,9 +122,9 @@ def axis_weights(in_len, out_len, scale, *, mode, coord_mode, nearest_mode, cubi
 def _pick(x, ax, index: np.ndarray):
     """``jnp.take(x, index, axis=ax)``, as a strided slice or a repeat where the indices allow:
     those transpose to a pad and a sum, where a gather's gradient is a (serial) scatter."""
-    n = len(index)
-    if n and x.shape[ax] and n % x.shape[ax] == 0 and np.array_equal(index, np.repeat(np.arange(x.shape[ax]), n // x.shape[ax])):
-        return jnp.repeat(x, n // x.shape[ax], axis=ax, total_repeat_length=n)
+    n, size = len(index), x.shape[ax]
+    if n and size and n % size == 0 and np.array_equal(index, np.repeat(np.arange(size), n // size)):
+        return jnp.repeat(x, n // size, axis=ax, total_repeat_length=n)
     step = int(index[1] - index[0]) if n > 1 else 1
     if n and step > 0 and index[0] >= 0 and np.array_equal(index, index[0] + step * np.arange(n)):
         return lax.slice_in_dim(x, int(index[0]), int(index[-1]) + 1, step, axis=ax)
