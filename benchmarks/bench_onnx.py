@@ -283,6 +283,8 @@ def main(argv=None) -> int:
     ap.add_argument("--dream", action="store_true", help="time DeepDream against PyTorch eager instead (see above)")
     ap.add_argument("--quick", action="store_true", help="with --dream: resnet18, googlenet, mobilenet_v2 at 224 only")
     ap.add_argument("--write-results", action="store_true", help="with --dream: put the table into benchmarks/RESULTS.md")
+    ap.add_argument("--cores", type=int, default=None,
+                    help="with --dream: pin to the first N CPUs, torch N threads (a busy machine distorts this less)")
     ap.add_argument("--big-mb", type=float, default=100.0, help="size of the generated conversion-time model (0: skip)")
     ap.add_argument("--quiet-below", type=float, default=0.3, metavar="SHARE",
                     help="every 5 rounds, wait until other processes use less than this share of the CPUs")
@@ -292,6 +294,8 @@ def main(argv=None) -> int:
                     help="compile with XLA's default options instead of dreamjax.runtime.compiler's (what plain jax.jit gives)")
     args = ap.parse_args(argv)
     if args.dream:
+        if args.cores:  # before jax or torch start their thread pools
+            os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[: args.cores])
         return dream_main(args)
     args.repeats = args.repeats or 20
     args.nets = args.nets if args.nets is not None else "resnet18,resnet50,googlenet,squeezenet1_1,mobilenet_v2,efficientnet_b0"
@@ -358,7 +362,7 @@ def dream_main(args) -> int:
         info = machine.describe()
         block = (f"{DREAM_BEGIN}\n{onnx_dream.table(rows)}\n\n{info['cpu']}, {info['cpus']} CPUs; before: {before}; "
                  f"after: {machine.load_note()}; best of {args.repeats} interleaved runs; "
-                 f"`python benchmarks/bench_onnx.py --dream{' --quick' if args.quick else ''} --write-results`\n{DREAM_END}")
+                 f"`python benchmarks/bench_onnx.py --dream{' --quick' if args.quick else ''}{f' --cores {args.cores}' if args.cores else ''} --write-results`\n{DREAM_END}")
         if DREAM_BEGIN in text:
             head, rest = text.split(DREAM_BEGIN, 1)
             text = head + block + rest.split(DREAM_END, 1)[1]

@@ -12,7 +12,8 @@ same work runs through:
 The work: 4 octaves of 1.4, 10 steps each, jitter 32, on the bundled photos, at 224x224
 batch 1 and 448x448 batch 2. Runs alternate (torch, onnx2torch, dreamjax, torch, ...) and the
 best of ``--repeats`` counts; ratios (PyTorch time / dreamjax time: above 1, dreamjax is
-faster) come from the same run. Also per row: how a dream step compares with a forward on
+faster) come from the same run, by wall time and by CPU time (the process's, all threads:
+robust when other processes take turns on the machine, fair with ``--cores 1``). Also per row: how a dream step compares with a forward on
 each side (dream time / (steps x the forward at every octave size): 1 would be a free
 backward pass), and dreamjax's forward against onnxruntime's on the whole network at the
 full size (the earlier issue's tracked ratio).
@@ -98,6 +99,13 @@ def _normalised(module, call):
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return lambda images01: call(module, (images01 - mean) / std)
+
+
+def clocked(f) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``f()``; CPU time is this process's, all threads."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    f()
+    return time.perf_counter() - w0, time.process_time() - c0
 
 
 def best_of(f, repeats: int) -> float:
@@ -189,23 +197,27 @@ def run_case(net: DreamNet, path: Path, size: int, batch: int, repeats: int, qui
     for forward in sides.values():  # warm-up: allocators, thread pools
         dream_with(forward, timm, octaves=1, steps=1, min_size=model.input_spec.min_size)
     times: dict[str, list[float]] = {k: [] for k in [*sides, "dreamjax"]}
+    cpu: dict[str, list[float]] = {k: [] for k in times}
     notes = []
     for r in range(repeats):
         machine.wait_for_quiet(quiet, patience)
         notes.append(machine.load_note())
         for side, forward in sides.items():
-            t0 = time.perf_counter()
-            dream_with(forward, timm, octaves=config.octaves, octave_scale=config.octave_scale, steps=config.steps,
-                       step_size=config.step_size, jitter=config.jitter, seed=r, min_size=model.input_spec.min_size)
-            times[side].append(time.perf_counter() - t0)
-        _, stats = dreamer.run(images, objective, config)
-        times["dreamjax"].append(stats.run_seconds)
+            wall, used = clocked(lambda: dream_with(
+                forward, timm, octaves=config.octaves, octave_scale=config.octave_scale, steps=config.steps,
+                step_size=config.step_size, jitter=config.jitter, seed=r, min_size=model.input_spec.min_size))
+            times[side].append(wall)
+            cpu[side].append(used)
+        wall, used = clocked(lambda: dreamer.run(images, objective, config))
+        times["dreamjax"].append(wall)
+        cpu["dreamjax"].append(used)
     best = {k: min(v) for k, v in times.items()}
     jax_fwd = config.steps * forward_seconds(model, net.value, shapes, batch, max(3, repeats))
     torch_fwd = config.steps * torch_forward_seconds(sides["torch"], shapes, batch, max(3, repeats))
     row = {
         "net": net.name, "layer": net.module, "size": size, "batch": batch, "depthwise": net.depthwise,
         "best_s": best, "median_s": {k: statistics.median(v) for k, v in times.items()},
+        "best_cpu_s": {k: min(v) for k, v in cpu.items()},
         "ratio": {k: best[k] / best["dreamjax"] for k in sides},
         "jax_dream_over_forward": best["dreamjax"] / jax_fwd, "torch_dream_over_forward": best["torch"] / torch_fwd,
         "jax_forward_ratio_vs_torch": torch_fwd / jax_fwd,
@@ -218,17 +230,19 @@ def run_case(net: DreamNet, path: Path, size: int, batch: int, repeats: int, qui
 def table(rows: list[dict]) -> str:
     lines = [
         "| network (dream layer) | size x batch | PyTorch eager s | onnx2torch s | dreamjax s | ratio vs PyTorch "
-        "| ratio vs onnx2torch | dreamjax dream / forward | PyTorch dream / forward | forward vs PyTorch "
-        "| forward vs onnxruntime | compile s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| ratio vs onnx2torch | ratio vs PyTorch, CPU time | dreamjax dream / forward | PyTorch dream / forward "
+        "| forward vs PyTorch | forward vs onnxruntime | compile s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         b, ratio = r["best_s"], r["ratio"]
         o2t = f"{b['onnx2torch']:.2f}" if "onnx2torch" in b else "-"
         o2t_ratio = f"{ratio['onnx2torch']:.2f}x" if "onnx2torch" in ratio else "-"
+        cpu_ratio = r["best_cpu_s"]["torch"] / r["best_cpu_s"]["dreamjax"]
         lines.append(
             f"| {r['net']} ({r['layer']}) | {r['size']} x {r['batch']} | {b['torch']:.2f} | {o2t} | {b['dreamjax']:.2f} "
-            f"| **{ratio['torch']:.2f}x** | {o2t_ratio} | {r['jax_dream_over_forward']:.2f} | {r['torch_dream_over_forward']:.2f} "
+            f"| **{ratio['torch']:.2f}x** | {o2t_ratio} | {cpu_ratio:.2f}x | {r['jax_dream_over_forward']:.2f} "
+            f"| {r['torch_dream_over_forward']:.2f} "
             f"| {r['jax_forward_ratio_vs_torch']:.2f}x | {r['ort_over_jax_forward']:.2f}x | {r['compile_s']:.0f} |")
     return "\n".join(lines)
 
@@ -237,6 +251,8 @@ def run(args) -> list[dict]:
     """Every (network, case) of ``args``; prints each row as it lands."""
     import torch
 
+    if args.cores:
+        torch.set_num_threads(args.cores)
     names = list(QUICK) if args.quick else [n for n in args.nets.split(",") if n] or [n.name for n in NETS]
     nets = {n.name: n for n in NETS}
     unknown = [n for n in names if n not in nets]
@@ -256,7 +272,9 @@ def run(args) -> list[dict]:
             row = run_case(nets[name], args.models_dir / f"{name}-op17.onnx", size, batch, args.repeats,
                            args.quiet_below, args.patience)
             rows.append(row)
-            print(f"{name} {size}x{batch}: torch {row['best_s']['torch']:.2f} s, dreamjax {row['best_s']['dreamjax']:.2f} s "
+            cpu = row["best_cpu_s"]
+            print(f"{name} {size}x{batch}: torch {row['best_s']['torch']:.2f} s (CPU {cpu['torch']:.2f} s), "
+                  f"dreamjax {row['best_s']['dreamjax']:.2f} s (CPU {cpu['dreamjax']:.2f} s) "
                   f"-> {row['ratio']['torch']:.2f}x; dream/forward {row['jax_dream_over_forward']:.2f} "
                   f"(torch {row['torch_dream_over_forward']:.2f}); same network {row['same_network_rel_diff']:.1e}; "
                   f"{row['load'][-1]}", flush=True)

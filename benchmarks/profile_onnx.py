@@ -19,6 +19,7 @@ import argparse
 import collections
 import gzip
 import json
+import re
 import sys
 import tempfile
 import time
@@ -31,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import machine  # noqa: E402
 
 # Profiler events that wrap others (the whole call) rather than doing work themselves.
-WRAPPERS = ("ThunkExecutor", "PjitFunction", "$", "CommonPjRt", "Allocate", "Handle inputs", "ParseArguments")
+WRAPPERS = ("ThunkExecutor", "while", "PjitFunction", "$", "CommonPjRt", "Allocate", "Handle inputs", "ParseArguments")
 
 
 def thunk_times(run, calls: int) -> tuple[collections.Counter, float]:
@@ -53,6 +54,37 @@ def thunk_times(run, calls: int) -> tuple[collections.Counter, float]:
         if e.get("ph") == "X" and not e["name"].startswith(WRAPPERS):
             spent[e["name"]] += e["dur"] / calls
     return spent, wall
+
+
+def op_names(hlo_text: str) -> dict[str, str]:
+    """Thunk (HLO instruction) name -> the JAX op it came from (its ``op_name`` metadata)."""
+    names = {}
+    for m in re.finditer(r'^\s*(?:ROOT )?%?([\w.\-]+) = .*?op_name="([^"]+)"', hlo_text, re.M):
+        names[m.group(1)] = m.group(2)
+    return names
+
+
+def by_kind(spent: collections.Counter, names: dict[str, str]) -> dict[tuple[str, str], float]:
+    """Milliseconds per (JAX primitive, forward or backward): backward is what autodiff's
+    transpose (or a custom VJP's backward rule) emitted."""
+    kinds: collections.Counter = collections.Counter()
+    for thunk, us in spent.items():
+        op = names.get(thunk)
+        if op is None:
+            continue
+        direction = "backward" if "transpose(" in op or "/bwd" in op else "forward"
+        kinds[(op.rsplit("/", 1)[-1], direction)] += us / 1e3
+    return kinds
+
+
+def print_kinds(kinds: dict[tuple[str, str], float], top: int) -> None:
+    prims = sorted({p for p, _ in kinds}, key=lambda p: -(kinds.get((p, "forward"), 0) + kinds.get((p, "backward"), 0)))
+    print("| JAX op | forward ms | backward ms |")
+    print("|---|---|---|")
+    for p in prims[:top]:
+        print(f"| {p} | {kinds.get((p, 'forward'), 0):.2f} | {kinds.get((p, 'backward'), 0):.2f} |")
+    print(f"| total | {sum(v for (_, d), v in kinds.items() if d == 'forward'):.2f} "
+          f"| {sum(v for (_, d), v in kinds.items() if d == 'backward'):.2f} |")
 
 
 def print_top(title: str, spent: collections.Counter, wall: float, top: int) -> None:
@@ -109,6 +141,7 @@ def main(argv=None) -> int:
         jax.block_until_ready(compiled(model.params, images))
         spent, wall = thunk_times(lambda: jax.block_until_ready(compiled(model.params, images)), args.calls)
         print_top(f"{name} ({args.batch}x{args.size}x{args.size})", spent, wall, args.top)
+        print_kinds(by_kind(spent, op_names(compiled.as_text())), args.top)
     if "octave" in wanted:
         config = DreamConfig(octaves=1, steps=args.steps)
         dreamer = Dreamer(model)
@@ -119,8 +152,12 @@ def main(argv=None) -> int:
             for i, program in enumerate(dreamer._compiled.values()):
                 (args.hlo / f"octave{i}.hlo.txt").write_text(program.as_text())
         spent, wall = thunk_times(lambda: dreamer.run(host, objective, config), args.calls)
-        print_top(f"octave program ({args.steps} steps), per step", collections.Counter(
-            {k: v / args.steps for k, v in spent.items()}), wall / args.steps, args.top)
+        per_step = collections.Counter({k: v / args.steps for k, v in spent.items()})
+        print_top(f"octave program ({args.steps} steps), per step", per_step, wall / args.steps, args.top)
+        names = {}
+        for program in dreamer._compiled.values():
+            names.update(op_names(program.as_text()))
+        print_kinds(by_kind(per_step, names), args.top)
     print(f"\nafter: {machine.load_note()}")
     return 0
 

@@ -10,7 +10,8 @@ import pytest
 import dreamjax
 from dreamjax.errors import DreamjaxError
 from dreamjax.featurevis import NO_TRANSFORMS, Parametrisation, Recipe, Transforms, visualizer_for
-from dreamjax.featurevis.visualize import auto_batch, auto_chunk, make_job, split_batches
+from dreamjax.featurevis.batching import auto_batch, auto_chunk, split_batches
+from dreamjax.featurevis.visualize import make_job
 from dreamjax.runtime import memory
 
 FAST = dict(size=16, steps=4)

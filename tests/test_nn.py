@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -127,3 +129,132 @@ def test_depthwise_taps_vjp_against_finite_differences(h, w, k, stride):
     bias = jnp.zeros(2, jnp.float32)
     check_grads(jax.jit(lambda a, b: nn.depthwise(a, b, bias, stride, "taps_vjp")), (x, kernel), order=1,
                 modes=["rev"], atol=2e-2, rtol=2e-2)
+
+
+# Pools: (kernel, strides, dilations, pads) over 2 spatial axes; pads include ceil-mode style
+# uneven ends, dilations and strides larger than the kernel.
+POOLS = [((3, 3), (1, 1), (1, 1), ((1, 1), (1, 1))), ((3, 3), (2, 2), (1, 1), ((1, 1), (1, 1))),
+         ((2, 3), (2, 1), (1, 1), ((0, 1), (1, 0))), ((2, 2), (1, 2), (2, 2), ((0, 0), (0, 0))),
+         ((2, 3), (2, 2), (2, 1), ((1, 1), (0, 1))), ((1, 1), (3, 2), (1, 1), ((0, 0), (0, 0)))]
+
+
+def _plain_pool(x, init, op, kernel, strides, dilations, pads, first_axis):
+    window = [1] * x.ndim
+    stride, dilation, padding = list(window), list(window), [(0, 0)] * x.ndim
+    for i in range(2):
+        window[first_axis + i], stride[first_axis + i] = kernel[i], strides[i]
+        dilation[first_axis + i], padding[first_axis + i] = dilations[i], pads[i]
+    return jax.lax.reduce_window(x, np.array(init, x.dtype), op, window, stride, padding, window_dilation=dilation)
+
+
+@pytest.mark.parametrize("first_axis", [1, 2])
+@pytest.mark.parametrize("kernel, strides, dilations, pads", POOLS)
+def test_pools_match_reduce_window_in_value_and_gradient(kernel, strides, dilations, pads, first_axis):
+    rng = np.random.default_rng(sum(kernel) + 10 * sum(strides) + first_axis)
+    # Integer values: many ties, where the max pool's gradient must go to the first maximum,
+    # as reduce_window's select-and-scatter (and onnxruntime / PyTorch) route it.
+    x = jnp.asarray(rng.integers(-3, 4, (2, 9, 11, 3)), jnp.float32)
+    x = x if first_axis == 1 else jnp.moveaxis(x, 3, 1)
+    args = (kernel, strides, dilations, pads, first_axis)
+    for fast, init, op in ((nn.max_pool, -np.inf, jax.lax.max), (nn.sum_pool, 0.0, jax.lax.add)):
+        def plain(x, init=init, op=op):
+            if dilations != (1, 1) and op is jax.lax.max:  # JAX has no VJP for dilated max windows
+                xp = jnp.pad(x, [(0, 0)] * first_axis + list(pads) + [(0, 0)] * (x.ndim - first_axis - 2), constant_values=-np.inf)
+                return functools.reduce(jnp.maximum, (s for _, s in nn.window_slices(xp, kernel, strides, dilations, first_axis)))
+            return _plain_pool(x, init, op, *args)
+
+        def loss(f, x):
+            return jnp.sum(jnp.sin(f(x) * 0.7 + 0.1))
+
+        np.testing.assert_array_equal(fast(x, *args), plain(x))
+        if dilations != (1, 1) and op is jax.lax.max:
+            x = x + jnp.asarray(rng.standard_normal(x.shape) * 1e-3, x.dtype)  # the fold's autodiff splits ties
+        np.testing.assert_allclose(jax.grad(lambda x: loss(lambda v: fast(v, *args), x))(x), jax.grad(lambda x: loss(plain, x))(x),
+                                   rtol=1e-6, atol=1e-6, err_msg=fast.__name__)
+
+
+@pytest.mark.parametrize("kernel, strides, dilations, pads", POOLS[:3])
+def test_pool_gradients_match_finite_differences(kernel, strides, dilations, pads):
+    with jax.enable_x64(True):
+        x = jnp.asarray(np.random.default_rng(1).standard_normal((1, 7, 8, 2)))
+        for pool in (nn.max_pool, nn.sum_pool):
+            check_grads(lambda x, pool=pool: pool(x, kernel, strides, dilations, pads, 1), (x,), order=1, modes=["rev"], eps=1e-6)
+
+
+# Dense convolutions: (kernel, strides, dilations, pads, groups), with pads wider than the kernel
+# reaches and strides that leave input rows unread.
+CONVS = [((3, 3), (1, 1), (1, 1), ((1, 1), (1, 1)), 1), ((3, 3), (2, 2), (1, 1), ((1, 1), (1, 1)), 1),
+         ((7, 7), (2, 2), (1, 1), ((3, 3), (3, 3)), 1), ((2, 3), (3, 2), (2, 1), ((1, 2), (0, 3)), 1),
+         ((1, 1), (2, 2), (1, 1), ((0, 0), (0, 0)), 1), ((3, 3), (2, 1), (1, 2), ((2, 2), (1, 1)), 2),
+         ((1, 3), (1, 1), (1, 1), ((0, 0), (4, 4)), 1)]
+
+
+@pytest.mark.parametrize("kernel, strides, dilations, pads, groups", CONVS)
+def test_conv_gradients_match_lax_conv(kernel, strides, dilations, pads, groups):
+    rng = np.random.default_rng(sum(kernel) * 7 + sum(strides))
+    x = jnp.asarray(rng.standard_normal((2, 11, 10, 4)), jnp.float32)
+    w = jnp.asarray(rng.standard_normal((*kernel, 4 // groups, 6)), jnp.float32)
+
+    @jax.jit
+    def both(x, w):
+        out = []
+        for fast in (False, True):
+            def loss(x, w, fast=fast):
+                return jnp.sum(jnp.sin(nn.conv(x, w, strides, pads, dilations, groups, fast_grad=fast)))
+
+            out.append((nn.conv(x, w, strides, pads, dilations, groups, fast_grad=fast), *jax.grad(loss, argnums=(0, 1))(x, w)))
+        return out
+
+    for want, got in zip(*both(x, w)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kernel, strides, dilations, pads, groups", CONVS[1::2])
+def test_conv_gradients_match_finite_differences(kernel, strides, dilations, pads, groups):
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(3)
+        x = jnp.asarray(rng.standard_normal((1, 9, 8, 2 * groups)))
+        w = jnp.asarray(rng.standard_normal((*kernel, 2, 3 * groups)))
+        check_grads(lambda x, w: nn.conv(x, w, strides, pads, dilations, groups), (x, w), order=1, modes=["rev"], eps=1e-6)
+
+
+def test_conv_input_gradient_stays_on_the_convolution_library_inside_a_loop():
+    # With the kernel a loop-carried runtime value, autodiff's swapped-feature kernel made
+    # XLA:CPU emit naive loops (marked by its own thread partitioning of the convolution).
+    x = jnp.ones((1, 12, 12, 8))
+    w = jnp.ones((3, 3, 8, 8)) * 0.01
+
+    def dream(x, w, fast):
+        def step(_, x):
+            return x + jax.grad(lambda x: jnp.sum(nn.conv(x, w, (1, 1), ((1, 1), (1, 1)), fast_grad=fast) ** 2))(x)
+        return jax.lax.fori_loop(0, 2, step, x)
+
+    def naive_convolutions(fast):
+        text = jax.jit(dream, static_argnums=2).lower(x, w, fast).compile().as_text()
+        return [line for line in text.splitlines() if "convolution(" in line and "outer_dimension_partitions" in line]
+
+    assert naive_convolutions(True) == []
+    assert naive_convolutions(False), "XLA now handles autodiff's form: the hand-written gradient may be unneeded"
+
+
+@pytest.mark.parametrize("size, axis", [(5, 3), (4, 1), (1, 3)])
+def test_lrn_gradient_matches_autodiff_of_the_formula(size, axis):
+    x = jnp.asarray(np.random.default_rng(size).standard_normal((2, 5, 4, 7)), jnp.float32)
+    alpha, beta, bias = 0.02, 0.75, 1.5
+
+    def formula(x):
+        window = [1] * 4
+        window[axis] = size
+        pads = [(0, 0)] * 4
+        pads[axis] = ((size - 1) // 2, size - 1 - (size - 1) // 2)
+        sq = jax.lax.reduce_window(x * x, np.array(0.0, x.dtype), jax.lax.add, window, (1,) * 4, pads)
+        return x / (bias + alpha / size * sq) ** beta
+
+    def loss(f):
+        return lambda x: jnp.sum(jnp.sin(f(x) * 1.3))
+
+    fast = functools.partial(nn.lrn, size=size, alpha=alpha, beta=beta, bias=bias, axis=axis)
+    np.testing.assert_allclose(fast(x), formula(x), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(jax.grad(loss(fast))(x), jax.grad(loss(formula))(x), rtol=1e-5, atol=1e-5)
+    with jax.enable_x64(True):
+        check_grads(fast, (x.astype(jnp.float64),), order=1, modes=["rev"], eps=1e-6)

@@ -12,7 +12,7 @@ whatever runs beside it. Target vectors, steps, learning rate and transform size
 numbers: one program serves every batch of a layer. The batch size is chosen as tiles are:
 about a megapixel of canvas per program, halved until XLA's own estimate of the program's
 memory fits what the device has free (:mod:`dreamjax.runtime.memory`). On a CPU the network
-sees the batch a few pictures at a time (:func:`auto_chunk`), which keeps them in cache.
+sees the batch a few pictures at a time (:func:`.batching.auto_chunk`), which keeps them in cache.
 """
 
 from __future__ import annotations
@@ -30,21 +30,17 @@ import optax
 
 from ..ascent.engine import MAX_STEPS, SEED_RANGE, DreamStats
 from ..ascent.objectives import Objective, build_objective
-from ..ascent.tiling import PIXELS_PER_CALL
 from ..errors import DreamjaxError
 from ..model import DreamModel
 from ..runtime.cache import ensure_compilation_cache, persistent_cache_hits
 from ..runtime.compiler import compiler_options
 from ..runtime.memory import ENV_SWITCH, MemoryLimitError, check_fits, program_bytes
+from .batching import Batches, auto_batch, auto_chunk, split_batches
 from .objectives import PictureObjective, Targets, build_targets, picture_objective
 from .param import Parametrisation, init_params, to_image
 from .transforms import Transforms, random_views
 
 CALLS = 16  # calls of the program per batch, so progress moves and Ctrl-C is heard
-# Canvas pixels per network call on a CPU. Per picture, CPU time per step (2-core Xeon, 2 MiB L2
-# a core, EfficientNet-Lite0 to blocks.10, 128x128 pictures) grew ~35% from 1-2 to 16 pictures a
-# call; see benchmarks/RESULTS.md.
-CPU_PIXELS_PER_CHUNK = 48 * 1024
 MAX_SIZE = 4096
 
 
@@ -127,51 +123,6 @@ def _ascend(apply, model_params, objective: PictureObjective, recipe: Recipe, ke
 
     state = jax.lax.fori_loop(start, stop, step, state)
     return state, to_image(state[0], height, width, recipe.param, recipe.decay_power)
-
-
-@dataclass(frozen=True)
-class Batches:
-    """Which pictures run together: ``batches[k]`` holds picture indices (the last one padded
-    with repeats of its first pictures, dropped afterwards, so every call has one shape). The
-    network sees ``chunk`` pictures at a time; ``size`` is a multiple of it."""
-
-    size: int
-    chunk: int
-    batches: tuple[tuple[int, ...], ...]
-    pictures: int
-
-    def real(self, k: int) -> tuple[int, ...]:
-        return tuple(dict.fromkeys(self.batches[k]))
-
-
-def split_batches(pictures: int, batch: int, copies: int = 1, chunk: int = 0) -> Batches:
-    """As few equal batches of at most ``batch`` pictures as hold all, copies of one channel
-    together, each a whole number of chunks (``chunk`` 0: the whole batch is one chunk)."""
-    if chunk:  # no bigger than the batch or the job
-        chunk = max(copies, min(chunk, batch, pictures) // copies * copies)
-    unit = chunk or copies
-    groups, per = math.ceil(pictures / unit), max(1, batch // unit)
-    count = math.ceil(groups / per)
-    per = math.ceil(groups / count)
-    batches = []
-    for k in range(count):
-        members = list(range(k * per * unit, min(pictures, (k + 1) * per * unit)))
-        padding = per * unit - len(members)
-        batches.append(tuple(members + (members * (1 + padding // len(members)))[:padding]))
-    size = per * unit
-    return Batches(size, chunk or size, tuple(batches), pictures)
-
-
-def auto_batch(canvas: tuple[int, int], copies: int = 1, pixels: int = PIXELS_PER_CALL) -> int:
-    """Pictures per program (or per chunk) from a pixel budget, a whole number of channel groups."""
-    return max(copies, pixels // (canvas[0] * canvas[1]) // copies * copies)
-
-
-def auto_chunk(canvas: tuple[int, int], copies: int = 1, platform: str | None = None) -> int:
-    """Pictures per network call: on a CPU a few, whose activations stay in cache; 0 elsewhere (the batch)."""
-    if (platform or jax.default_backend()) != "cpu":
-        return 0
-    return auto_batch(canvas, copies, CPU_PIXELS_PER_CHUNK)
 
 
 @dataclass(frozen=True)

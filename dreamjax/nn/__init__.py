@@ -7,7 +7,8 @@ a hand-written VJP, checked against ``jax.grad`` of the plain form in ``tests/te
 from .activations import relu6
 from .conv import conv2d, pointwise, window
 from .depthwise import DEPTHWISE_IMPLS, default_depthwise, depthwise, expand_depthwise, valid_taps
-from .dense import conv, im2col, out_pixels
+from .dense import conv, conv_transpose, im2col, out_pixels
+from .lrn import lrn
 from .padding import pad_same, tf_same_pads
 from .platform import KERNEL_CHOICES, cpu_kernels
 from .pool import lowest, max_pool, sum_pool, window_counts
@@ -18,12 +19,14 @@ __all__ = [
     "KERNEL_CHOICES",
     "conv",
     "conv2d",
+    "conv_transpose",
     "cpu_kernels",
     "default_depthwise",
     "depthwise",
     "expand_depthwise",
     "im2col",
     "lowest",
+    "lrn",
     "max_pool",
     "out_pixels",
     "out_size",

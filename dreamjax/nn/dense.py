@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +32,7 @@ def conv(x: jax.Array, w: jax.Array, strides: Sequence[int], pads: Sequence[Sequ
          dilations: Sequence[int] = (1, 1), groups: int = 1, fast_grad: bool = True) -> jax.Array:
     """``lax.conv_general_dilated`` on NHWC ``x`` and HWIO ``w`` (``[kh, kw, C / groups, O]``).
 
-    With ``fast_grad`` the input gradient is written as stride-phase convolutions (see module
+    With ``fast_grad`` the input gradient is written out with a canonical kernel (see module
     docs), and a grouped convolution runs as one such convolution per group (XLA:CPU runs
     ``feature_group_count`` > 1 on naive loops); without it, plain ``lax.conv`` and autodiff.
     """
@@ -47,7 +46,7 @@ def conv(x: jax.Array, w: jax.Array, strides: Sequence[int], pads: Sequence[Sequ
         parts = [conv(x[..., g * cin:(g + 1) * cin], w[..., g * cout:(g + 1) * cout], strides, pads, dilations)
                  for g in range(groups)]
         return jnp.concatenate(parts, axis=3)
-    geometry = _Geometry(tuple(x.shape[1:3]), tuple(w.shape[:2]), strides, pads, dilations)
+    spatial = tuple(x.shape[1:3])
 
     @jax.custom_vjp
     def op(x, w):
@@ -59,32 +58,60 @@ def conv(x: jax.Array, w: jax.Array, strides: Sequence[int], pads: Sequence[Sequ
     def backward(res, g):
         x, w = res
         _, kernel_vjp = jax.vjp(lambda w: op.fun(x, w), w)
-        return geometry.input_grad(g, w), kernel_vjp(g)[0]
+        return input_grad(g, w, spatial, strides, pads, dilations), kernel_vjp(g)[0]
 
     op.defvjp(forward, backward)
     return op(x, w)
 
 
-@dataclass(frozen=True)
-class _Geometry:
-    spatial: tuple[int, int]
-    kernel: tuple[int, int]
-    strides: tuple[int, int]
-    pads: tuple[tuple[int, int], tuple[int, int]]
-    dilations: tuple[int, int]
+def conv_transpose(x: jax.Array, w: jax.Array, out_spatial: Sequence[int], strides: Sequence[int],
+                   pads: Sequence[Sequence[int]], dilations: Sequence[int] = (1, 1), groups: int = 1) -> jax.Array:
+    """The transposed convolution of NHWC ``x`` (ONNX ConvTranspose): the input gradient of
+    :func:`conv` with HWIO kernel ``w`` (``[kh, kw, O / groups, C]``, its forward's shape) from an
+    input of ``out_spatial`` size. Its own gradient is that forward convolution, canonical too."""
+    strides, dilations = tuple(map(int, strides)), tuple(map(int, dilations))
+    pads = tuple((int(lo), int(hi)) for lo, hi in pads)
+    out_spatial = tuple(map(int, out_spatial))
+    if groups > 1:
+        cin = x.shape[3] // groups
+        parts = [conv_transpose(x[..., g * cin:(g + 1) * cin], w[..., g * cin:(g + 1) * cin], out_spatial, strides,
+                                pads, dilations) for g in range(groups)]
+        return jnp.concatenate(parts, axis=3)
 
-    def input_grad(self, g: jax.Array, w: jax.Array) -> jax.Array:
-        """d(loss)/dx from the cotangent ``g`` of the output: the stride-dilated cotangent
-        correlated with the flipped kernel, padded so that the result is the input's size."""
-        padding = []
-        for i in range(2):
-            span = (self.kernel[i] - 1) * self.dilations[i]
-            dilated = (g.shape[1 + i] - 1) * self.strides[i] + 1
-            low = span - self.pads[i][0]
-            padding.append((low, self.spatial[i] + span - low - dilated))
-        kernel = jnp.transpose(lax.rev(w, (0, 1)), (0, 1, 3, 2))  # HWIO: the forward's O is this conv's I
-        return lax.conv_general_dilated(g, kernel, (1, 1), padding, lhs_dilation=self.strides,
-                                        rhs_dilation=self.dilations, dimension_numbers=NHWC)
+    @jax.custom_vjp
+    def op(x, w):
+        return input_grad(x, w, out_spatial, strides, pads, dilations)
+
+    # The forward convolution that this transposes, from g back to x's size: the high padding
+    # covers exactly the rows x's last window reads (negative: rows no window reads).
+    spans = [(w.shape[i] - 1) * dilations[i] for i in range(2)]
+    back_pads = [(pads[i][0], (x.shape[1 + i] - 1) * strides[i] + spans[i] + 1 - pads[i][0] - out_spatial[i])
+                 for i in range(2)]
+
+    def backward(res, g):
+        x, w = res
+        _, kernel_vjp = jax.vjp(lambda w: op.fun(x, w), w)
+        dx = lax.conv_general_dilated(g, w, strides, back_pads, rhs_dilation=dilations, dimension_numbers=NHWC)
+        return dx, kernel_vjp(g)[0]
+
+    op.defvjp(lambda x, w: (op(x, w), (x, w)), backward)
+    return op(x, w)
+
+
+def input_grad(g: jax.Array, w: jax.Array, spatial: Sequence[int], strides: Sequence[int],
+               pads: Sequence[Sequence[int]], dilations: Sequence[int]) -> jax.Array:
+    """d(loss)/dx of a convolution over an input of ``spatial`` size, from the cotangent ``g``
+    of its output: the stride-dilated cotangent correlated with the flipped kernel, padded so
+    that the result has the input's size. (This is also a transposed convolution.)"""
+    padding = []
+    for i in range(2):
+        span = (w.shape[i] - 1) * dilations[i]
+        dilated = (g.shape[1 + i] - 1) * strides[i] + 1
+        low = span - pads[i][0]
+        padding.append((low, spatial[i] + span - low - dilated))
+    kernel = jnp.transpose(lax.rev(w, (0, 1)), (0, 1, 3, 2))  # HWIO: the forward's O is this conv's I
+    return lax.conv_general_dilated(g, kernel, (1, 1), padding, lhs_dilation=tuple(strides),
+                                    rhs_dilation=tuple(dilations), dimension_numbers=NHWC)
 
 
 def im2col(x: jax.Array, w: jax.Array, strides: Sequence[int], pads: Sequence[Sequence[int]]) -> jax.Array:

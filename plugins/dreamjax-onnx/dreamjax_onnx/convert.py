@@ -32,7 +32,7 @@ from onnx import numpy_helper
 from dreamjax import nn as shared_kernels
 from dreamjax.errors import UnknownNameError
 
-from . import layout
+from . import fold, layout
 from .errors import OnnxGraphError, OpCoverage, UnsupportedOpsError
 from .graph import GraphInfo, graph_info, initializer_arrays, node_label, subgraphs, topological_order
 from .load import load_onnx
@@ -341,13 +341,16 @@ class OnnxFunction:
 
 
 def to_jax(source: Any, *, registry: Registry | None = None, max_tensor_bytes: int | None = None,
-           channels_last: bool = True, kernels: str = "auto") -> tuple[OnnxFunction, dict[str, jax.Array]]:
+           channels_last: bool = True, kernels: str = "auto",
+           fold_batchnorm: bool = False) -> tuple[OnnxFunction, dict[str, jax.Array]]:
     """Convert an ONNX model (path, bytes or ModelProto) to ``(fn, params)``.
 
     ``kernels`` picks how convolutions and pools are written (:mod:`dreamjax.nn.platform`):
     ``"cpu"`` as slices and hand-written gradients that XLA:CPU runs fast, ``"plain"`` as
     ``lax.conv`` / ``reduce_window`` (what cuDNN runs well), ``"auto"`` (default) by the default
     JAX backend when the function is traced. Values and gradients agree either way.
+    ``fold_batchnorm`` merges inference-mode BatchNormalizations into the Conv before them, on
+    the weights (:mod:`.fold`): faster, but their params and the Conv's own output are gone.
 
     ``params`` maps initializer names to arrays in ONNX layout, except that with
     ``channels_last`` (the default: convolutional graphs run NHWC inside, see :mod:`.layout`)
@@ -366,6 +369,8 @@ def to_jax(source: Any, *, registry: Registry | None = None, max_tensor_bytes: i
         raise UnsupportedOpsError(missing)
     opsets = model_opsets(model)
     arrays = initializer_arrays(model.graph)
+    if fold_batchnorm:
+        model, arrays, _ = fold.fold_batchnorm(model, arrays)
     static = _static_names(model, registry, opsets)
     constants, weights = {}, {}
     for name, arr in arrays.items():

@@ -7,7 +7,7 @@ stay NCHW, and copy every OIHW kernel to HWIO on every call, because kernels are
 
 So the converter keeps a 4-D activation that leaves a Conv channels-last, as a :class:`Relaid`
 value, through every op registered with a channels-last variant (elementwise ops, pools,
-BatchNormalization, LRN, Concat, Conv itself), and transposes it back to ONNX order only
+BatchNormalization, LRN, Concat, Resize, Transpose, Conv itself), and transposes it back to ONNX order only
 for an op without one (Reshape, Flatten, Transpose, Softmax over channels...) or when it
 leaves the function. Kernels of 2-D convolutions are stored HWIO in params, once, at
 conversion, and transposed Gemm matrices [K, N] (:func:`weight_layouts`).
@@ -142,6 +142,25 @@ def elementwise(kernel: Callable) -> Callable:
         return wrapped if isinstance(out, tuple) else wrapped[0]
 
     return variant
+
+
+def transpose(n, x) -> Any:
+    """The channels-last variant of Transpose: no data moves when the result is the array a
+    channels-last value already holds, or when an NHWC array is transposed to NCHW (the result
+    is then held channels-last). ConvNeXt's blocks (Conv, to NHWC for LayerNorm and the
+    MLP, back to NCHW) were a copy each way, forward and backward."""
+    rank = jnp.ndim(x.array if isinstance(x, Relaid) else x)
+    perm = tuple(n.attr("perm") or reversed(range(rank)))
+    if rank != 4:
+        return None
+    if isinstance(x, Relaid):
+        held = tuple(perm.index(p) for p in x.perm)  # x.array == transpose(result, held)
+        if held == tuple(range(rank)):
+            return x.array
+        return Relaid(x.array, held) if held == channels_last_perm(rank) else None
+    if perm == tuple(int(i) for i in np.argsort(channels_last_perm(rank))):
+        return wrap(x)
+    return None
 
 
 def _weight_slot(node: onnx.NodeProto) -> tuple[int, tuple[int, ...], int] | None:

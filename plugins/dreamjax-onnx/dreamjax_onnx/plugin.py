@@ -6,12 +6,17 @@ normalisation, runs the converted graph in NCHW and returns the captured values 
 
 Options: ``mean``/``std`` (per channel, in [0, 1] units; default ImageNet), ``size`` (native
 input size when the graph leaves it open; default 224), ``pixel_scale`` (multiply images first,
-e.g. 255 for Caffe-era models), ``bgr`` (feed channels in BGR order).
+e.g. 255 for Caffe-era models), ``bgr`` (feed channels in BGR order), ``kernels`` (``"auto"``,
+``"cpu"`` or ``"plain"``: see ``to_jax``).
 
 Layers. ``layers`` lists the outputs of the graph's module scopes (``inception4c``,
 ``layer3.1``; see :mod:`.scopes`), or every 4-D float value where the graph names no scopes;
 ``all_layers`` holds every 4-D float value, each with the scopes it is the output of as
 aliases. ``apply`` captures any of these names.
+
+The graph is converted for dreaming: BatchNormalizations after a Conv are folded into it
+(``to_jax(fold_batchnorm=True)``), so the value between such a Conv and its BatchNormalization
+is not a layer.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from dreamjax.errors import DreamjaxError
+from dreamjax.nn import KERNEL_CHOICES
 from dreamjax.model import InputSpec, LayerInfo
 
 from .convert import OnnxFunction, to_jax
@@ -119,11 +125,15 @@ class OnnxBackend:
     def load(self, ref: str, **options: Any) -> OnnxDreamModel:
         from .load import load_onnx
 
-        unknown = set(options) - {"mean", "std", "size", "pixel_scale", "bgr"}
+        unknown = set(options) - {"mean", "std", "size", "pixel_scale", "bgr", "kernels"}
         if unknown:
-            raise DreamjaxError(f"unknown option(s) for ONNX models: {sorted(unknown)}", "use mean, std, size, pixel_scale, bgr")
+            raise DreamjaxError(f"unknown option(s) for ONNX models: {sorted(unknown)}",
+                                "use mean, std, size, pixel_scale, bgr, kernels")
+        kernels = options.get("kernels", "auto")
+        if kernels not in KERNEL_CHOICES:
+            raise DreamjaxError(f"unknown kernels={kernels!r} for ONNX models", f"choose from {', '.join(KERNEL_CHOICES)}")
         model = load_onnx(ref)
-        fn, params = to_jax(model)
+        fn, params = to_jax(model, kernels=kernels, fold_batchnorm=True)
         if len(fn.inputs) != 1:
             raise DreamjaxError(
                 f"{ref}: the graph takes {len(fn.inputs)} inputs {list(fn.inputs)}; an image model takes one",

@@ -1,10 +1,10 @@
 """The XLA:CPU kernels (hand-written VJPs) against the plain lax forms, op by op.
 
-Every Conv, MaxPool and AveragePool case of ``op_cases`` (newest version) is converted twice,
+Every Conv, ConvTranspose, MaxPool, AveragePool and LRN case of ``op_cases`` (newest version) is converted twice,
 ``kernels="cpu"`` (slices and custom VJPs) and ``kernels="plain"`` (``lax.conv`` /
 ``reduce_window`` and autodiff), and run both on its ONNX-order input and behind a 1x1
 identity Conv (so the pool runs on channels-last values). Values, input gradients and
-parameter gradients (Conv weights and bias) must agree; the custom VJPs are also checked
+parameter gradients (weights and bias) must agree; the custom VJPs are also checked
 against central finite differences in float64 (``jax.test_util.check_grads``, rtol=atol=1e-5),
 with respect to the input and to the params.
 """
@@ -23,7 +23,7 @@ from op_cases import cases_for
 
 from dreamjax_onnx import to_jax
 
-OPS = ("Conv", "MaxPool", "AveragePool")
+OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LRN")
 
 
 def kernel_cases():

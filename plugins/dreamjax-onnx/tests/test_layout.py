@@ -140,3 +140,61 @@ def test_params_in_another_layout_are_refused_clearly():
     _, onnx_order = to_jax(model, channels_last=False)
     with pytest.raises(OnnxGraphError, match=r"params\['w1'\] has shape \(16, 8, 3, 3\).*\(3, 3, 8, 16\)"):
         fn(onnx_order, x)
+
+
+def _resize_cases():
+    from listed_ops import required_versions
+    from op_cases import cases_for
+
+    return [pytest.param(op, v, case, id=f"{op}-{v}-{case.label}") for op in ("Resize", "Upsample")
+            for v in required_versions(op) for case in cases_for(op, v)]
+
+
+@pytest.mark.parametrize(("op", "version", "case"), _resize_cases())
+def test_resize_runs_channels_last_after_a_conv(op, version, case):
+    # An identity 1x1 Conv first makes the resized value channels-last.
+    x = case.inputs["x"]
+    c = x.shape[1]
+    eye = {"eye": np.eye(c, dtype=np.float32).reshape(c, c, 1, 1)}
+    nodes = [N("Conv", ["x", "eye"], ["x_cl"])]
+    for node in case.nodes:
+        node = type(node).FromString(node.SerializeToString())
+        node.input[:] = ["x_cl" if i == "x" else i for i in node.input]
+        nodes.append(node)
+    model = make_model(nodes, {"x": x}, case.outputs, max(version, 7), {**case.inits, **eye})
+    fn, params = to_jax(model)
+    assert_matches_reference(model, x, fn(params, x), rtol=case.rtol, atol=case.atol)
+    eqns = jax.make_jaxpr(fn)(params, x).jaxpr.eqns
+    moves = [e.params["permutation"] for e in eqns if e.primitive.name == "transpose"
+             and e.params["permutation"] in ((0, 2, 3, 1), (0, 3, 1, 2))]
+    assert moves == [(0, 2, 3, 1), (0, 3, 1, 2)]  # into the Conv and out of the function, not around the resize
+
+
+def test_convnext_style_transposes_move_no_data():
+    # A ConvNeXt block: depthwise Conv, to NHWC for LayerNorm and the MLP, back to NCHW, scale, add.
+    c = 8
+    inits = {"wdw": _w(c, 1, 3, 3), "ln_s": _w(c) + 1, "ln_b": _w(c), "fc": _w(c, 2 * c), "fc2": _w(2 * c, c),
+             "gamma": _w(c, 1, 1), "w0": _w(c, 3, 1, 1)}
+    nodes = [
+        N("Conv", ["x", "w0"], ["x0"]),
+        N("Conv", ["x0", "wdw"], ["dw"], group=c, pads=[1, 1, 1, 1]),
+        N("Transpose", ["dw"], ["nhwc"], perm=[0, 2, 3, 1]),
+        N("LayerNormalization", ["nhwc", "ln_s", "ln_b"], ["ln"], axis=-1),
+        N("MatMul", ["ln", "fc"], ["h"]),
+        N("Relu", ["h"], ["hr"]),
+        N("MatMul", ["hr", "fc2"], ["h2"]),
+        N("Transpose", ["h2"], ["nchw"], perm=[0, 3, 1, 2]),
+        N("Mul", ["nchw", "gamma"], ["scaled"]),
+        N("Add", ["x0", "scaled"], ["y"]),
+    ]
+    x = RNG.standard_normal((2, 3, 9, 7)).astype(np.float32)
+    model = make_model(nodes, {"x": x}, ["y"], opset=17, initializers=inits)
+    fn, params = to_jax(model)
+    assert_matches_reference(model, x, fn(params, x), rtol=1e-4, atol=1e-5)
+    fn_std, p_std = to_jax(model, channels_last=False)
+    g = jax.grad(lambda x: jnp.sum(jnp.sin(fn(params, x)[0])))(x)
+    g_std = jax.grad(lambda x: jnp.sum(jnp.sin(fn_std(p_std, x)[0])))(x)
+    np.testing.assert_allclose(np.asarray(g), np.asarray(g_std), rtol=1e-4, atol=1e-5)
+    moves = [e.params["permutation"] for e in jax.make_jaxpr(fn)(params, x).jaxpr.eqns if e.primitive.name == "transpose"
+             and len(e.params["permutation"]) == 4]
+    assert moves == [(0, 2, 3, 1), (0, 3, 1, 2)]  # into the first Conv and out of the function

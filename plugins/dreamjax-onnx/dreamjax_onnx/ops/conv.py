@@ -6,7 +6,6 @@ import functools
 import math
 import operator
 
-import jax
 import jax.numpy as jnp
 from jax import lax
 
@@ -68,12 +67,13 @@ def conv_channels_last(n, x, w, b=None):
     kernel, strides, dilations, padding = conv_geometry(n, x.shape[1:3], w.shape[:2])
     group = n.attr("group", 1)
     fast = n.cpu_kernels
+    few_pixels = shared_kernels.out_pixels(x.shape, kernel, strides, padding) <= x.shape[3]
     if fast and group > 1 and group == x.shape[3] and w.shape[2] == 1:
         y = depthwise_taps(x, w[:, :, 0, :], strides, dilations, padding)
     elif fast and group == 1 and tuple(kernel) == (1, 1) and padding == [(0, 0), (0, 0)]:
         # XLA:CPU runs a 1x1 convolution as a copy plus a dot; the dot alone is 1.1-1.3x faster.
         y = lax.dot_general(x[:, :: strides[0], :: strides[1], :], w[0, 0], (((3,), (0,)), ((), ())))
-    elif fast and group == 1 and tuple(dilations) == (1, 1) and shared_kernels.out_pixels(x.shape, kernel, strides, padding) <= x.shape[3]:
+    elif fast and group == 1 and tuple(dilations) == (1, 1) and few_pixels:
         y = shared_kernels.im2col(x, w, strides, padding)
     else:
         y = shared_kernels.conv(x, w, strides, padding, dilations, group, fast_grad=fast)
@@ -116,17 +116,15 @@ def depthwise_taps(x, w, strides, dilations, padding):
     return functools.reduce(operator.add, terms)
 
 
-@T.op("ConvTranspose", 1, 11, 22)
-def conv_transpose(n, x, w, b=None):
-    nd = x.ndim - 2
-    group = n.attr("group", 1)
-    kernel = list(w.shape[2:])
+def transpose_geometry(n, spatial, kernel):
+    """(strides, dilations, output_padding, (begin, end) pads) of a ConvTranspose node: the
+    output is ``stride * (in - 1) + output_padding + (kernel - 1) * dilation + 1 - begin - end``."""
+    nd = len(spatial)
     strides = list(n.attr("strides", [1] * nd))
     dilations = list(n.attr("dilations", [1] * nd))
     out_pad = list(n.attr("output_padding", [0] * nd))
     auto = n.attr("auto_pad", "NOTSET")
     output_shape = n.attr("output_shape")
-    spatial = x.shape[2:]
     natural = [strides[i] * (spatial[i] - 1) + out_pad[i] + (kernel[i] - 1) * dilations[i] + 1 for i in range(nd)]
     if output_shape is not None or auto in ("SAME_UPPER", "SAME_LOWER"):
         if output_shape is None:
@@ -140,6 +138,29 @@ def conv_transpose(n, x, w, b=None):
     else:
         p = n.attr("pads", [0] * (2 * nd)) if auto != "VALID" else [0] * (2 * nd)
         pads = [(p[i], p[i + nd]) for i in range(nd)]
+    return strides, dilations, out_pad, pads, [natural[i] - sum(pads[i]) for i in range(nd)]
+
+
+def conv_transpose_channels_last(n, x, w, b=None):
+    """2-D ConvTranspose of channels-last activations, with the XLA:CPU kernels: the input
+    gradient of the Conv it transposes (:func:`dreamjax.nn.conv_transpose`), whose own
+    gradient is that Conv, both with canonical kernels."""
+    if x.ndim != 4 or w.ndim != 4 or not n.cpu_kernels:
+        return None
+    x = layout.channels_last(x)
+    w = layout.standard(w).astype(x.dtype)  # [C_in, C_out / group, kh, kw]
+    strides, dilations, _, pads, out = transpose_geometry(n, x.shape[1:3], w.shape[2:])
+    y = shared_kernels.conv_transpose(x, jnp.transpose(w, (2, 3, 1, 0)), out, strides, pads, dilations,
+                                      n.attr("group", 1))
+    return layout.wrap(y if b is None else y + b.astype(y.dtype))
+
+
+@T.op("ConvTranspose", 1, 11, 22, channels_last=conv_transpose_channels_last)
+def conv_transpose(n, x, w, b=None):
+    nd = x.ndim - 2
+    group = n.attr("group", 1)
+    kernel = list(w.shape[2:])
+    strides, dilations, out_pad, pads, _ = transpose_geometry(n, x.shape[2:], kernel)
     # A transposed conv is a conv over the stride-dilated input with the flipped, transposed
     # kernel; ONNX pads remove border from that full output.
     padding = [

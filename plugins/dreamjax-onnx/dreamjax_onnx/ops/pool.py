@@ -1,8 +1,10 @@
 """Pooling and LRN.
 
-Max and average pools run as :func:`dreamjax.nn.max_pool` / :func:`dreamjax.nn.sum_pool`
-(folds over the window's slices with hand-written gradients) with the XLA:CPU kernels, and on
-``lax.reduce_window`` otherwise (see :mod:`dreamjax.nn.platform`). Output sizes follow ONNX/PyTorch: ``floor`` (or ``ceil`` with ``ceil_mode``) of
+Max and average pools and LRN run as :func:`dreamjax.nn.max_pool`, :func:`dreamjax.nn.sum_pool`
+and :func:`dreamjax.nn.lrn` (folds over the window's slices, hand-written gradients) with the
+XLA:CPU kernels, and on ``lax.reduce_window`` otherwise (see :mod:`dreamjax.nn.platform`).
+
+Output sizes follow ONNX/PyTorch: ``floor`` (or ``ceil`` with ``ceil_mode``) of
 ``(in + pads - dilated_kernel) / stride + 1``; in ceil mode a last window that would start in
 the end padding is dropped. The extra end padding ceil mode needs is never counted as padding
 by ``count_include_pad`` (as in onnxruntime and PyTorch).
@@ -217,6 +219,8 @@ def global_lp_pool(n, x):
 def _lrn(n, x, channel_axis: int):
     size = n.attr("size")
     alpha, beta, bias = n.attr("alpha", 1e-4), n.attr("beta", 0.75), n.attr("bias", 1.0)
+    if n.cpu_kernels:
+        return shared_kernels.lrn(x, size, alpha, beta, bias, channel_axis)
     window = [1] * x.ndim
     window[channel_axis] = size
     pad = [(0, 0)] * x.ndim

@@ -3,7 +3,7 @@
 For each axis the (output x input) interpolation weights are computed in numpy from static
 sizes (the same coordinate transforms and kernels as the ONNX reference); the data side is one
 gather (nearest) or one contraction (linear, cubic, antialiased), so it is differentiable and
-fuses well under XLA.
+fuses well under XLA. A channels-last value (after a Conv) is resized in its own axis order.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import math
 
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
+from .. import layout
 from ..registry import OpTable
 from ._util import axis, static_value
 
@@ -117,9 +119,21 @@ def axis_weights(in_len, out_len, scale, *, mode, coord_mode, nearest_mode, cubi
     return weights, extrapolated
 
 
+def _pick(x, ax, index: np.ndarray):
+    """``jnp.take(x, index, axis=ax)``, as a strided slice or a repeat where the indices allow:
+    those transpose to a pad and a sum, where a gather's gradient is a (serial) scatter."""
+    n, size = len(index), x.shape[ax]
+    if n and size and n % size == 0 and np.array_equal(index, np.repeat(np.arange(size), n // size)):
+        return jnp.repeat(x, n // size, axis=ax, total_repeat_length=n)
+    step = int(index[1] - index[0]) if n > 1 else 1
+    if n and step > 0 and index[0] >= 0 and np.array_equal(index, index[0] + step * np.arange(n)):
+        return lax.slice_in_dim(x, int(index[0]), int(index[-1]) + 1, step, axis=ax)
+    return jnp.take(x, index, axis=ax)
+
+
 def _apply_axis(x, ax, weights, extrapolated, extrapolation_value, nearest: bool):
     if nearest and np.all((weights == 0) | (weights == 1)) and np.all(weights.sum(1) == 1):
-        y = jnp.take(x, np.argmax(weights, axis=1), axis=ax)
+        y = _pick(x, ax, np.argmax(weights, axis=1))
     else:
         xf = x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
         y = jnp.moveaxis(jnp.tensordot(jnp.asarray(weights, xf.dtype), jnp.moveaxis(xf, ax, 0), axes=(1, 0)), 0, ax)
@@ -134,8 +148,12 @@ def _apply_axis(x, ax, weights, extrapolated, extrapolation_value, nearest: bool
 
 def resize(x, *, scales=None, sizes=None, axes=None, roi=None, mode="nearest", coord_mode="half_pixel",
            nearest_mode="round_prefer_floor", cubic_a=-0.75, exclude_outside=False, antialias=False,
-           extrapolation_value=0.0, keep_aspect_ratio_policy="stretch"):
+           extrapolation_value=0.0, keep_aspect_ratio_policy="stretch", perm=None):
+    """Resize ``x``; ``perm``: ``x`` holds the ONNX value with its axes permuted
+    (``x == transpose(value, perm)``, a channels-last value), axes and sizes stay ONNX's."""
     r = x.ndim
+    where = list(range(r)) if perm is None else [list(perm).index(i) for i in range(r)]
+    shape = [x.shape[where[i]] for i in range(r)]
     axes = list(range(r)) if axes is None else [axis(a, r) for a in axes]
     if roi is not None and np.asarray(roi).size == 0:
         roi = None
@@ -146,32 +164,32 @@ def resize(x, *, scales=None, sizes=None, axes=None, roi=None, mode="nearest", c
             full[a], full[r + a] = roi[i], roi[len(axes) + i]
         roi = full
     if sizes is not None:
-        out = list(x.shape)
+        out = list(shape)
         for i, a in enumerate(axes):
             out[a] = int(sizes[i])
-        scale_of = [out[i] / x.shape[i] if x.shape[i] else 1.0 for i in range(r)]
+        scale_of = [out[i] / shape[i] if shape[i] else 1.0 for i in range(r)]
         if keep_aspect_ratio_policy != "stretch":
             pick = min if keep_aspect_ratio_policy == "not_larger" else max
             s = pick(scale_of[a] for a in axes)
             scale_of = [s if i in axes else 1.0 for i in range(r)]
-            out = [int(s * x.shape[i] + 0.5) if i in axes else x.shape[i] for i in range(r)]
+            out = [int(s * shape[i] + 0.5) if i in axes else shape[i] for i in range(r)]
     else:
         scale_of = [1.0] * r
         for i, a in enumerate(axes):
             scale_of[a] = float(scales[i])
         # In float32, as onnxruntime does: 10 * 0.7f is 7, not 6.99...
-        out = [int(np.floor(np.float32(x.shape[i]) * np.float32(scale_of[i]))) for i in range(r)]
+        out = [int(np.floor(np.float32(shape[i]) * np.float32(scale_of[i]))) for i in range(r)]
     y = x
     for a in axes:
         ident_roi = roi is None or (math.isclose(roi[a], 0.0) and math.isclose(roi[a + r], 1.0))
-        if math.isclose(scale_of[a], 1.0) and out[a] == x.shape[a] and ident_roi:
+        if math.isclose(scale_of[a], 1.0) and out[a] == shape[a] and ident_roi:
             continue
         w, extr = axis_weights(
-            x.shape[a], out[a], scale_of[a], mode=mode, coord_mode=coord_mode, nearest_mode=nearest_mode,
+            shape[a], out[a], scale_of[a], mode=mode, coord_mode=coord_mode, nearest_mode=nearest_mode,
             cubic_a=cubic_a, exclude_outside=exclude_outside, antialias=antialias,
             roi=None if roi is None else (roi[a], roi[a + r]),
         )
-        y = _apply_axis(y, a, w, extr, extrapolation_value, mode == "nearest")
+        y = _apply_axis(y, where[a], w, extr, extrapolation_value, mode == "nearest")
     return y
 
 
@@ -189,22 +207,34 @@ def _upsample_mode(n):
     return ("linear" if mode in ("linear", "bilinear") else "nearest"), "asymmetric", "floor"
 
 
-@T.op("Upsample", 7)
-def upsample_7(n, x):
+def _channels_last(kernel):
+    """The variant of a resize kernel for a channels-last value: the same kernel on its array,
+    told the axis order, so no transpose is needed either side."""
+
+    def variant(n, x, *rest):
+        if not layout.is_channels_last(x) or any(isinstance(v, layout.Relaid) for v in rest):
+            return None
+        return layout.wrap(kernel(n, x.array, *rest, perm=x.perm))
+
+    return variant
+
+
+def _upsample_7(n, x, perm=None):
     mode, coord, near = _upsample_mode(n)
-    return resize(x, scales=n.attr("scales"), mode=mode, coord_mode=coord, nearest_mode=near)
+    return resize(x, scales=n.attr("scales"), mode=mode, coord_mode=coord, nearest_mode=near, perm=perm)
 
 
-@T.op("Upsample", 9, 10, static=(1,))
-def upsample_9(n, x, scales):
+T.op("Upsample", 7, channels_last=_channels_last(_upsample_7))(_upsample_7)
+
+
+def _scales_only(n, x, scales, perm=None):
     mode, coord, near = _upsample_mode(n)
-    return resize(x, scales=_floats(scales, "Upsample scales"), mode=mode, coord_mode=coord, nearest_mode=near)
+    return resize(x, scales=_floats(scales, f"{n.op_type} scales"), mode=mode, coord_mode=coord, nearest_mode=near,
+                  perm=perm)
 
 
-@T.op("Resize", 10, static=(1,))
-def resize_10(n, x, scales):
-    mode, coord, near = _upsample_mode(n)
-    return resize(x, scales=_floats(scales, "Resize scales"), mode=mode, coord_mode=coord, nearest_mode=near)
+T.op("Upsample", 9, 10, static=(1,), channels_last=_channels_last(_scales_only))(_scales_only)
+T.op("Resize", 10, static=(1,), channels_last=_channels_last(_scales_only))(_scales_only)
 
 
 def _resize_attrs(n):
@@ -218,18 +248,22 @@ def _resize_attrs(n):
     )
 
 
-@T.op("Resize", 11, 13, static=(1, 2, 3))
-def resize_11(n, x, roi=None, scales=None, sizes=None):
+def resize_11(n, x, roi=None, scales=None, sizes=None, perm=None):
     return resize(
         x, roi=_floats(roi, "Resize roi"), scales=_floats(scales, "Resize scales"), sizes=_ints(sizes, "Resize sizes"),
-        **_resize_attrs(n),
+        perm=perm, **_resize_attrs(n),
     )
 
 
-@T.op("Resize", 18, 19, static=(1, 2, 3))
-def resize_18(n, x, roi=None, scales=None, sizes=None):
+T.op("Resize", 11, 13, static=(1, 2, 3), channels_last=_channels_last(resize_11))(resize_11)
+
+
+def resize_18(n, x, roi=None, scales=None, sizes=None, perm=None):
     return resize(
         x, roi=_floats(roi, "Resize roi"), scales=_floats(scales, "Resize scales"), sizes=_ints(sizes, "Resize sizes"),
         axes=n.attr("axes"), antialias=bool(n.attr("antialias", 0)),
-        keep_aspect_ratio_policy=n.attr("keep_aspect_ratio_policy", "stretch"), **_resize_attrs(n),
+        keep_aspect_ratio_policy=n.attr("keep_aspect_ratio_policy", "stretch"), perm=perm, **_resize_attrs(n),
     )
+
+
+T.op("Resize", 18, 19, static=(1, 2, 3), channels_last=_channels_last(resize_18))(resize_18)

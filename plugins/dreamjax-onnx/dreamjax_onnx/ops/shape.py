@@ -69,7 +69,7 @@ def flatten(n, x):
     return jnp.reshape(x, (math.prod(x.shape[:a]), math.prod(x.shape[a:])))
 
 
-@T.op("Transpose", 1, 13, 21, 23, 24, 25)
+@T.op("Transpose", 1, 13, 21, 23, 24, 25, channels_last=layout.transpose)
 def transpose(n, x):
     perm = n.attr("perm")
     return jnp.transpose(x, perm if perm is not None else tuple(reversed(range(x.ndim))))
