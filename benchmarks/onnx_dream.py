@@ -21,6 +21,7 @@ full size (the earlier issue's tracked ratio).
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import sys
@@ -87,7 +88,11 @@ def onnx2torch_net(path: Path, value: str):
     with tempfile.TemporaryDirectory() as tmp:
         cut = Path(tmp) / "cut.onnx"
         onnx.utils.extract_model(str(path), str(cut), ["input"], [value])
-        module = onnx2torch.convert(str(cut)).eval()
+        try:
+            module = onnx2torch.convert(str(cut)).eval()
+        except Exception as exc:  # noqa: BLE001 - a graph onnx2torch cannot convert leaves its column empty
+            print(f"# onnx2torch cannot convert {path.name}: {type(exc).__name__}: {exc}", flush=True)
+            return None
     for p in module.parameters():
         p.requires_grad_(False)
     return _normalised(module, lambda m, x: m(x))
@@ -272,6 +277,8 @@ def run(args) -> list[dict]:
             row = run_case(nets[name], args.models_dir / f"{name}-op17.onnx", size, batch, args.repeats,
                            args.quiet_below, args.patience)
             rows.append(row)
+            if getattr(args, "json", None):  # after every row: a later crash loses nothing measured
+                args.json.write_text(json.dumps({"machine": info, "rows": rows}, indent=1))
             cpu = row["best_cpu_s"]
             print(f"{name} {size}x{batch}: torch {row['best_s']['torch']:.2f} s (CPU {cpu['torch']:.2f} s), "
                   f"dreamjax {row['best_s']['dreamjax']:.2f} s (CPU {cpu['dreamjax']:.2f} s) "
