@@ -150,7 +150,8 @@ class Dreamer:
         """The compiled program of ``plan`` for ``args`` (concrete or abstract): the one place
         where programs are lowered and compiled, or loaded from the program cache without
         tracing (``runtime.programs``). Safe to call from several threads."""
-        program = self._cached(args, plan)
+        key = self._key(args, plan)
+        program = self._cached(key)
         if program is not None:
             return program
         t0, hits = time.perf_counter(), persistent_cache_hits(this_thread=True)
@@ -159,12 +160,15 @@ class Dreamer:
             stats.compile_seconds += time.perf_counter() - t0
             stats.programs_compiled += 1
             stats.programs_from_disk += 1 if loaded else min(1, persistent_cache_hits(this_thread=True) - hits)
-            self._compiled[(plan, self._signature(args))] = program
+            self._compiled[key] = program
         return program
 
-    def _cached(self, args, plan: OctavePlan):
+    def _key(self, args, plan: OctavePlan) -> tuple:
+        return plan, self._signature(args)
+
+    def _cached(self, key: tuple):
         with self._lock:
-            return self._compiled.get((plan, self._signature(args)))
+            return self._compiled.get(key)
 
     def _build_note(self, plan: OctavePlan) -> str:
         """What waiting for ``plan``'s program means, for progress lines."""
@@ -188,7 +192,7 @@ class Dreamer:
         for octave in build_order(octaves):
             args = self._args(octave, objective, config, root, placement)
             build = functools.partial(self._program, args, octave.plan, stats)
-            ready = self._cached(args, octave.plan) is not None
+            ready = self._cached(self._key(args, octave.plan)) is not None
             builds[octave.plan] = pool.submit(build) if pool and not ready else _Deferred(build, ready)
         if pool:
             pool.shutdown(wait=False)
