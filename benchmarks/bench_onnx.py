@@ -354,9 +354,7 @@ def dream_main(args) -> int:
     args.repeats = args.repeats or 3
     args.nets = args.nets or ""
     before = machine.load_note()
-    rows = onnx_dream.run(args)
-    if args.json:
-        args.json.write_text(json.dumps({"machine": machine.describe(), "rows": rows}, indent=1))
+    rows = onnx_dream.run(args)  # writes --json itself, after every row
     if args.write_results:
         text = RESULTS.read_text()
         info = machine.describe()
