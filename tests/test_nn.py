@@ -258,3 +258,35 @@ def test_lrn_gradient_matches_autodiff_of_the_formula(size, axis):
     np.testing.assert_allclose(jax.grad(loss(fast))(x), jax.grad(loss(formula))(x), rtol=1e-5, atol=1e-5)
     with jax.enable_x64(True):
         check_grads(fast, (x.astype(jnp.float64),), order=1, modes=["rev"], eps=1e-6)
+
+
+@pytest.mark.parametrize("shape, param_shape, with_bias", [((2, 5, 4, 7), (7,), True), ((3, 6), (6,), False),
+                                                          ((2, 3, 5), (1, 3, 5), True)])
+def test_layer_norm_vjp_matches_autodiff_of_the_formula(shape, param_shape, with_bias):
+    rng = np.random.default_rng(len(shape))
+    x = jnp.asarray(rng.standard_normal(shape) * 3 + 1, jnp.float32)
+    scale = jnp.asarray(rng.standard_normal(param_shape), jnp.float32)
+    bias = jnp.asarray(rng.standard_normal(param_shape), jnp.float32) if with_bias else None
+    eps = 1e-5
+
+    def formula(x, scale, bias):
+        mean = jnp.mean(x, axis=-1, keepdims=True)
+        var = jnp.mean(jnp.square(x - mean), axis=-1, keepdims=True)
+        y = (x - mean) / jnp.sqrt(var + eps) * scale
+        return y if bias is None else y + bias
+
+    def loss(f):
+        return lambda *args: jnp.sum(jnp.sin(f(*args) * 1.3))
+
+    args = (x, scale, bias)
+    argnums = (0, 1, 2) if with_bias else (0, 1)
+    np.testing.assert_allclose(nn.layer_norm(x, scale, bias, eps), formula(*args), rtol=1e-5, atol=1e-5)
+    got = jax.grad(loss(lambda x, s, b: nn.layer_norm(x, s, b, eps)), argnums=argnums)(*args)
+    want = jax.grad(loss(formula), argnums=argnums)(*args)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4)
+    with jax.enable_x64(True):
+        wide = tuple(a.astype(jnp.float64) for a in args if a is not None)
+        check_grads(lambda *a: nn.layer_norm(a[0], a[1], a[2] if with_bias else None, eps), wide, order=1,
+                    modes=["rev"], eps=1e-6)

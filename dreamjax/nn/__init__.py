@@ -8,6 +8,7 @@ from .activations import relu6
 from .conv import conv2d, pointwise, window
 from .depthwise import DEPTHWISE_IMPLS, default_depthwise, depthwise, expand_depthwise, valid_taps
 from .dense import conv, conv_transpose, im2col, out_pixels
+from .layer_norm import layer_norm
 from .lrn import lrn
 from .padding import pad_same, tf_same_pads
 from .platform import KERNEL_CHOICES, cpu_kernels
@@ -25,6 +26,7 @@ __all__ = [
     "depthwise",
     "expand_depthwise",
     "im2col",
+    "layer_norm",
     "lowest",
     "lrn",
     "max_pool",

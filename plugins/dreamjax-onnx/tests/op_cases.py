@@ -262,7 +262,11 @@ def cases_for(op: str, v: int) -> list[Case]:  # noqa: C901 - one table of small
         return [Case(op, [node(op, ["x", "s", "b"], epsilon=1e-4)], {"x": x}, ["y"], inits={"s": x4((3,), 1), "b": x4((3,), 2)}, rtol=1e-4, atol=1e-5)]
     if op == "LayerNormalization":
         return [Case(f"{op}[axis={a}]", [node(op, ["x", "s", "b"], ["y", "mean", "inv"], axis=a)], {"x": x}, ["y", "mean", "inv"],
-                     inits={"s": x4(x.shape[a:], 1), "b": x4(x.shape[a:], 2)}, rtol=1e-4, atol=1e-5) for a in (-1, 2)]
+                     inits={"s": x4(x.shape[a:], 1), "b": x4(x.shape[a:], 2)}, rtol=1e-4, atol=1e-5) for a in (-1, 2)] + [
+            # Only the normalised output, over the last axis (ConvNeXt): the shared kernel's path.
+            Case(f"{op}[last axis, y only{label}]", [node(op, ["x", *names], ["y"])], {"x": x}, ["y"],
+                 inits={k: x4(x.shape[-1:], i + 1) for i, k in enumerate(names)}, rtol=1e-4, atol=1e-5)
+            for label, names in (("", ("s", "b")), (", no bias", ("s",)))]
     if op == "Gemm":
         cs = [Case("Gemm[transB,alpha,beta]", [node("Gemm", ["a", "w", "c"], transB=1, alpha=0.5, beta=2.0)], {"a": x4((4, 6))}, ["y"], inits={"w": x4((5, 6), 1), "c": x4((5,), 2)}, rtol=1e-4, atol=1e-5),
               Case("Gemm[transA]", [node("Gemm", ["a", "w", "c"], transA=1)], {"a": x4((6, 4))}, ["y"], inits={"w": x4((6, 5), 1), "c": x4((4, 5), 2)}, rtol=1e-4, atol=1e-5)]

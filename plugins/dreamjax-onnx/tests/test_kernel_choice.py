@@ -1,6 +1,6 @@
 """The XLA:CPU kernels (hand-written VJPs) against the plain lax forms, op by op.
 
-Every Conv, ConvTranspose, MaxPool, AveragePool and LRN case of ``op_cases`` (newest version) is converted twice,
+Every Conv, ConvTranspose, MaxPool, AveragePool, LRN and LayerNormalization case of ``op_cases`` (newest version) is converted twice,
 ``kernels="cpu"`` (slices and custom VJPs) and ``kernels="plain"`` (``lax.conv`` /
 ``reduce_window`` and autodiff), and run both on its ONNX-order input and behind a 1x1
 identity Conv (so the pool runs on channels-last values). Values, input gradients and
@@ -23,7 +23,7 @@ from op_cases import cases_for
 
 from dreamjax_onnx import to_jax
 
-OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LRN")
+OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LRN", "LayerNormalization")
 
 
 def kernel_cases():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
+from dreamjax import nn as shared_kernels
+
 from .. import layout
 from ..registry import OpTable
 from ._util import axis, np_dtype
@@ -81,6 +83,10 @@ def layer_norm(n, x, scale, bias=None):
     eps = n.attr("epsilon", 1e-5)
     red = tuple(range(ax, x.ndim))
     xs = _stash(n, x)
+    if n.cpu_kernels and ax == x.ndim - 1 and xs.dtype == x.dtype and not (n.wants(1) or n.wants(2)):
+        # Over the last axis (ConvNeXt, transformers), the shared kernel with its own VJP;
+        # the statistics outputs are not asked for.
+        return (shared_kernels.layer_norm(x, scale.astype(x.dtype), None if bias is None else bias.astype(x.dtype), eps),)
     mean = jnp.mean(xs, axis=red, keepdims=True)
     var = jnp.mean(jnp.square(xs - mean), axis=red, keepdims=True)
     inv = lax.rsqrt(var + eps)
