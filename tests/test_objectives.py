@@ -54,10 +54,13 @@ def logits(model, image):
 
 
 def test_each_kind_of_term_raises_its_own_value(tiny, photo, guide):
+    # A neuron the photo excites: a ReLU that is off has no gradient to climb.
+    channels = tiny.apply(tiny.params, photo[None], ["conv2"])["conv2"].shape[-1]
+    live = max(range(channels), key=lambda c: value(tiny, neuron_objective(tiny, "conv2", c, (0.25, 0.75)), photo))
     objectives = {
         "layer": layer_objective(tiny, "conv1"),
         "channels": channel_objective(tiny, "conv2", [3, 5]),
-        "neuron": neuron_objective(tiny, "conv2", 4, (0.25, 0.75)),
+        "neuron": neuron_objective(tiny, "conv2", live, (0.25, 0.75)),
         "class": class_objective(tiny, "c"),
         "guide": guide_objective(tiny, guide, "conv1"),
         "sum": layer_objective(tiny, "conv0") + 0.5 * channel_objective(tiny, "conv2", 1),

@@ -30,6 +30,7 @@ from ..runtime.devices import place, shard_key
 from ..runtime.memory import check_fits, program_bytes
 from ..runtime.programs import load_or_compile
 from . import step
+from .draws import run_key
 from .limits import MAX_JITTER, MAX_OCTAVE_SCALE, MAX_OCTAVES, MAX_STEPS, SEED_RANGE  # noqa: F401 - re-exported
 from .objectives import Objective, build_objective, layer_objective
 from .regularisers import Regularisers
@@ -249,7 +250,7 @@ class Dreamer:
         stats = DreamStats(images=images.shape[0], ascent_steps=config.steps * len(shapes), shapes=shapes,
                            canvases=[o.canvas.shape for o in octaves])
         objective = objective.runtime()
-        root = jax.random.key(config.seed)
+        root = run_key(config.seed)
         builds = self._start_builds(octaves, objective, config, root, placement, stats)
         try:
             return self._ascend(images, objective, config, octaves, builds, root, placement, stats, progress, status)
@@ -264,7 +265,7 @@ class Dreamer:
         placement = place(batch)
         octaves = self.plan(size, objective, config, placement)
         stats = DreamStats(images=batch, shapes=[o.size for o in octaves], canvases=[o.canvas.shape for o in octaves])
-        objective, root = objective.runtime(), jax.random.key(config.seed)
+        objective, root = objective.runtime(), run_key(config.seed)
         for octave in build_order(octaves):
             self._program(self._args(octave, objective, config, root, placement), octave.plan, stats)
         return stats

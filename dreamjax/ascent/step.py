@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .draws import integers, seed_words, step_bits
 from .region import Region, roll
 from .regularisers import RegulariserPlan
 from .tiling import TileLayout, TileShape, tiled_gradient
@@ -39,7 +40,7 @@ class Settings:
     jitter: jax.Array
     tv: jax.Array
     blur_sigma: jax.Array
-    octave: jax.Array  # folded into the run's key, so each octave draws its own shifts
+    octave: jax.Array  # mixed into each step's random bits, so each octave draws its own shifts
 
     @staticmethod
     def of(steps: int, step_size: float, jitter: int, tv: float, blur_sigma: float, octave: int) -> Settings:
@@ -71,18 +72,20 @@ class OctavePlan:
         }
 
 
-Gradient = Callable[[jax.Array, jax.Array], jax.Array]  # (shifted canvas, key) -> gradient, 0 off the picture
+# (shifted canvas, uint32 [2] random bits for a tile-grid offset) -> gradient, 0 off the picture
+Gradient = Callable[[jax.Array, jax.Array], jax.Array]
 
 
 def ascent_step(i: jax.Array, carry: tuple[jax.Array, jax.Array], *, gradient: Gradient, start: jax.Array,
-                key: jax.Array, region: Region, settings: Settings, regularisers: RegulariserPlan):
-    """Step ``i`` of an octave: ``carry`` = (canvas ``[B, H, W, 3]``, first bad step per image or -1)."""
+                seed: jax.Array, region: Region, settings: Settings, regularisers: RegulariserPlan):
+    """Step ``i`` of an octave: ``carry`` = (canvas ``[B, H, W, 3]``, first bad step per image or -1).
+    ``seed``: the run's uint32 ``[2]`` seed words (:mod:`.draws`)."""
     x, first_bad = carry
     inside = region.mask()
-    step_key = jax.random.fold_in(key, i)
-    shift = jax.random.randint(step_key, (2,), -settings.jitter, settings.jitter + 1)
+    bits = step_bits(seed, settings.octave, i)
+    shift = integers(bits[:2], -settings.jitter, settings.jitter)
     shifted = roll(x, region, shift)
-    grad = gradient(shifted, jax.random.fold_in(step_key, 1))
+    grad = gradient(shifted, bits[2:])
     if regularisers.tv:  # the penalty is of the unshifted picture, so the shift's seam costs nothing
         penalty = jax.grad(lambda img: jnp.sum(regularisers.penalty(img, settings.tv, region)))(x)
         grad = grad - roll(penalty, region, shift) * inside
@@ -111,15 +114,15 @@ def octave(apply, params, objective, canvas: jax.Array, bounds: jax.Array, setti
         return jnp.sum(objective(apply(params, images, objective.layers), where))
 
     if plan.tiles is None:
-        def gradient(shifted, _key):
+        def gradient(shifted, _bits):
             return jax.grad(score)(shifted, region) * region.mask()
     else:
         layout = dataclasses.replace(layout, shift=jnp.where(settings.jitter > 0, layout.shift, 0))
 
-        def gradient(shifted, tile_key):
-            return tiled_gradient(score, shifted, plan.tiles, layout, tile_key, region)
+        def gradient(shifted, tile_bits):
+            return tiled_gradient(score, shifted, plan.tiles, layout, tile_bits, region)
 
-    step = functools.partial(ascent_step, gradient=gradient, start=canvas, key=jax.random.fold_in(key, settings.octave),
-                             region=region, settings=settings, regularisers=plan.regularisers)
+    step = functools.partial(ascent_step, gradient=gradient, start=canvas, seed=seed_words(key), region=region,
+                             settings=settings, regularisers=plan.regularisers)
     first_bad = jnp.full((canvas.shape[0],), -1, jnp.int32)
     return jax.lax.fori_loop(0, settings.steps, step, (canvas, first_bad))

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import DreamjaxError
+from .draws import integers
 from .limits import DEFAULT_TILE_SIZE
 from .region import Region, roll
 
@@ -198,10 +199,10 @@ def _axis_tiles(length: int, tile: int, offset: int, config: TileConfig, align: 
 
 
 def tiled_gradient(score: Callable[[jax.Array, Region], jax.Array], x: jax.Array, shape: TileShape,
-                   layout: TileLayout, key: jax.Array, region: Region) -> jax.Array:
+                   layout: TileLayout, bits: jax.Array, region: Region) -> jax.Array:
     """Gradient of ``score`` (a scalar sum over a batch of images, given their picture regions)
     w.r.t. ``x`` ``[B, H, W, C]``, computed tile by tile as laid out; traced inside the octave
-    program. Zero outside the picture.
+    program. Zero outside the picture. ``bits`` (uint32 ``[2]``, :mod:`.draws`) place the grid this step.
 
     For objectives that are means over positions (layer energy, channels) this equals the
     whole-image gradient wherever the halo covers the network's reach; objectives of the whole
@@ -209,7 +210,7 @@ def tiled_gradient(score: Callable[[jax.Array, Region], jax.Array], x: jax.Array
     """
     channels = x.shape[-1]
     th, tw = shape.tile
-    shift = jax.random.randint(key, (2,), 0, layout.shift + 1)  # a shift bound of 0 keeps the grid fixed
+    shift = integers(bits, 0, layout.shift)  # a shift bound of 0 keeps the grid fixed
     x = roll(x, region, shift)
     starts, cores, regions = jnp.asarray(layout.starts), jnp.asarray(layout.cores), jnp.asarray(layout.regions)
     rows = jnp.arange(th)[None, :, None]
