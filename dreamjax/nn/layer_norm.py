@@ -2,16 +2,14 @@
 
 ``y = (x - mean(x)) / sqrt(var(x) + eps) * scale + bias``, statistics over the last axis.
 
-Two things make the plain form slow in a dream step on XLA:CPU:
-
-- XLA duplicates a cheap producer into every consumer it can fuse with. A LayerNorm reads its
-  input three times (mean, variance, normalise) and its gradient twice more, so the op before it
-  (in ConvNeXt a 7x7 depthwise convolution, 49 taps) ran five or six times per step instead of
-  twice. Here the channel means are matrix-vector products with a ones vector, which XLA does
-  not fuse into: the input is computed once and stored (measured on a ConvNeXt block at
-  56x56x96: forward + gradient 44 -> 39 ms).
-- Autodiff of the mean and variance chain emits more reductions than the closed form:
-  ``dx = inv * (g' - mean(g') - xhat * mean(g' * xhat))`` with ``g' = g * scale``.
+Autodiff of the mean and variance chain gives a backward pass of many reductions, and XLA:CPU
+recomputes cheap producers (in ConvNeXt the 7x7 depthwise convolution before each LayerNorm,
+49 taps) inside every fusion that reads them. Written out, the backward is one expression,
+``dx = inv * (g' - mean(g') - xhat * mean(g' * xhat))`` with ``g' = g * scale``, and the channel
+means are products with a ones vector, which XLA hands to its matrix library instead of fusing.
+Measured on three ConvNeXt blocks at 56x56x96 (forward + input gradient): 44 ms plain, 43 ms
+with this VJP and ``jnp.mean``, 39 ms with this VJP and the ones-vector means; ConvNeXt-Tiny
+to ``features.5`` at 224x224: 147 -> 135 ms.
 """
 
 from __future__ import annotations
