@@ -42,22 +42,34 @@ def test_bench_rejects_too_small_sizes(tiny_backend, capsys):
     assert "minimum" in capsys.readouterr().err
 
 
+# `python -m dreamjax ...` that also says, as it exits, whether Flax was imported.
+_MAIN = """import runpy, sys
+try:
+    runpy.run_module("dreamjax", run_name="__main__", alter_sys=True)
+finally:
+    print("flax imported:", "flax" in sys.modules, file=sys.stderr)
+"""
+
+
 def _dream(tmp_path, cache, name):
+    """(programs, programs from the disk cache, whether Flax was imported) of one CLI dream."""
     env = dict(os.environ, DREAMJAX_CACHE_DIR=str(cache), JAX_PLATFORMS="cpu")
-    argv = [sys.executable, "-m", "dreamjax", "dream", "-o", str(tmp_path / name), "--layer", "blocks.1",
+    argv = [sys.executable, "-c", _MAIN, "dream", "-o", str(tmp_path / name), "--layer", "blocks.1",
             "--octaves", "4", "--steps", "1"]
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     found = re.search(r"\((\d+) programs, (\d+) from cache\)", proc.stderr)
     assert found, proc.stderr
-    return int(found.group(1)), int(found.group(2))
+    return int(found.group(1)), int(found.group(2)), "flax imported: True" in proc.stderr
 
 
 def test_second_cli_run_loads_every_program_from_the_disk_cache(tmp_path):
     """Real model, bundled photo, 4 octaves: <= 4 programs, then all 4 from disk next time."""
     cache = tmp_path / "xla-cache"
-    compiled, from_disk = _dream(tmp_path, cache, "first.png")
+    compiled, from_disk, flax_first = _dream(tmp_path, cache, "first.png")
     assert 1 <= compiled <= 4 and from_disk == 0
+    assert flax_first  # the network was traced
     assert any(cache.iterdir())
-    again, again_from_disk = _dream(tmp_path, cache, "second.png")
+    again, again_from_disk, flax_again = _dream(tmp_path, cache, "second.png")
     assert again == compiled and again_from_disk == compiled
+    assert not flax_again  # nothing traced, so Flax was never imported

@@ -20,7 +20,7 @@ DEFAULT_MODEL = "efficientnet_lite0"
 
 def _efficientnet_lite(variant: str) -> Callable[..., DreamModel]:
     def build(**options: Any) -> DreamModel:
-        from . import efficientnet_lite  # flax import deferred until a model is asked for
+        from . import efficientnet_lite  # imported when a model is asked for; Flax only when it is traced
 
         return efficientnet_lite.load(variant, **options)
 
@@ -48,7 +48,7 @@ def efficientnet_lite2(pretrained: bool = True, *, depthwise: str | None = None,
 
 
 def _flax_model(variant: str, pretrained: bool, depthwise: str | None, seed: int) -> tuple[Any, dict]:
-    from . import efficientnet_lite  # flax import deferred until a model is asked for
+    from . import efficientnet_lite  # imported when a module is asked for
 
     return efficientnet_lite.flax_model(variant, pretrained, depthwise=depthwise, seed=seed)
 
