@@ -234,16 +234,16 @@ def _stage_aliases(blocks: tuple[BlockSpec, ...]) -> dict[str, str]:
     return {f"stage{s}": f"blocks.{i}" for s, i in last.items()}
 
 
-def _layer_infos(module: Architecture, size: int) -> tuple[LayerInfo, ...]:
+def _layer_infos(architecture: Architecture, size: int) -> tuple[LayerInfo, ...]:
     """Layer names with channels and spatial size at ``size`` (TF-SAME: ceil(side / stride)).
 
     Worked out from the block specs rather than traced (tracing the network cost ~0.5 s per
     load); tests compare it with the shapes ``apply`` gives.
     """
-    aliases_after = {block: stage for stage, block in _stage_aliases(module.blocks).items()}
+    aliases_after = {block: stage for stage, block in _stage_aliases(architecture.blocks).items()}
     side = -(-size // 2)
-    infos = [LayerInfo("stem", module.stem_channels, (side, side), "3x3 stride-2 conv + ReLU6")]
-    for i, spec in enumerate(module.blocks):
+    infos = [LayerInfo("stem", architecture.stem_channels, (side, side), "3x3 stride-2 conv + ReLU6")]
+    for i, spec in enumerate(architecture.blocks):
         side = -(-side // spec.stride)
         name = f"blocks.{i}"
         desc = f"stage {spec.stage} block, {spec.kernel}x{spec.kernel} depthwise, stride {spec.stride}"
@@ -251,8 +251,8 @@ def _layer_infos(module: Architecture, size: int) -> tuple[LayerInfo, ...]:
         if name in aliases_after:
             stage = aliases_after[name]
             infos.append(LayerInfo(stage, spec.out_channels, (side, side), f"end of stage {stage[5:]} (= {name})"))
-    infos.append(LayerInfo("head", module.head_channels, (side, side), "1x1 conv + ReLU6"))
-    infos.append(LayerInfo("logits", module.num_classes, None, "ImageNet class logits"))
+    infos.append(LayerInfo("head", architecture.head_channels, (side, side), "1x1 conv + ReLU6"))
+    infos.append(LayerInfo("logits", architecture.num_classes, None, "ImageNet class logits"))
     return tuple(infos)
 
 
@@ -272,7 +272,7 @@ def checkpoint_path(variant: str) -> str:
     return getattr(module, f"EfficientnetLite{n}ModelFile").get_model_file_path()
 
 
-def _module_and_params(variant: str, depthwise: str | None) -> tuple[Architecture, dict[str, Any]]:
+def _architecture_and_params(variant: str, depthwise: str | None) -> tuple[Architecture, dict[str, Any]]:
     if variant not in NATIVE_SIZE:
         raise DreamjaxError(f"unknown EfficientNet-Lite variant {variant!r}", f"choose from {sorted(NATIVE_SIZE)}")
     depthwise = depthwise or kernels.default_depthwise()
@@ -294,7 +294,7 @@ def load(variant: str, depthwise: str | None = None) -> EfficientNetLiteModel:
     ``depthwise`` picks the depthwise-convolution kernel (see :mod:`dreamjax.nn`); by
     default the faster one for the current JAX backend.
     """
-    architecture, params = _module_and_params(variant, depthwise)
+    architecture, params = _architecture_and_params(variant, depthwise)
     classes = architecture.num_classes
     size = NATIVE_SIZE[variant]
     return EfficientNetLiteModel(
@@ -317,7 +317,7 @@ def flax_model(variant: str, pretrained: bool = True, *, depthwise: str | None =
     """
     from .linen import InitialParams
 
-    architecture, params = _module_and_params(variant, depthwise)
+    architecture, params = _architecture_and_params(variant, depthwise)
     if pretrained:
         return architecture.module(InitialParams(params)), {"params": params}
     module = architecture.module()
