@@ -64,6 +64,8 @@ class DreamModel(Protocol):
     class_names: tuple[str, ...] | None
     # Optional: ``all_layers``, every layer ``apply`` captures, when ``layers`` lists a selection
     # (an ONNX model lists its module outputs; every graph value is in ``all_layers``).
+    # Optional: ``compiler_options``, XLA options measured for this network, by backend
+    # (``{"cpu": {...}}``); added to dreamjax's own (:mod:`dreamjax.runtime.compiler`).
 
     def apply(self, params: Any, images: jax.Array, capture: Sequence[str]) -> dict[str, jax.Array]:
         """Run the network on ``images`` ``[B, H, W, 3]`` in ``[0, 1]``.

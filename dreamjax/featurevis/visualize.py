@@ -231,8 +231,8 @@ class Visualizer:
         program = self._compiled.get(key)
         if program is None:
             t0, hits = time.perf_counter(), persistent_cache_hits()
-            program = (self._start.lower(job.recipe, keys, shape=job.shape).compile(compiler_options()),
-                       self._ascend.lower(*args, shape=job.shape, chunk=chunk).compile(compiler_options()))
+            program = (self._start.lower(job.recipe, keys, shape=job.shape).compile(compiler_options(model=self.model)),
+                       self._ascend.lower(*args, shape=job.shape, chunk=chunk).compile(compiler_options(model=self.model)))
             stats.compile_seconds += time.perf_counter() - t0
             stats.programs_compiled += len(program)
             stats.programs_from_disk += persistent_cache_hits() - hits

@@ -40,7 +40,7 @@ def program_key(model: Any, function: Any, args: tuple, static: dict[str, Any]) 
         "leaves": [_leaf_signature(leaf) for leaf in leaves],
         "static": {name: repr(value) for name, value in sorted(static.items())},
         "platform": _platform(),
-        "compiler": compiler_key(),
+        "compiler": compiler_key(model=model),
     }
     return json.dumps(parts, sort_keys=True)
 

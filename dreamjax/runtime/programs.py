@@ -272,17 +272,17 @@ def load_or_compile(model: Any, jitted: Any, args: tuple, **static: Any) -> tupl
 
     store = default_cache()
     if store is None:
-        return jitted.lower(*args, **static).compile(compiler_options()), False
+        return jitted.lower(*args, **static).compile(compiler_options(model=model)), False
     key = program_key(model, jitted, args, static)
     program = store.load(key, args)
     if program is not None:
         return program, True
     served = cache.persistent_cache_hits(this_thread=True)
     lowered = jitted.lower(*args, **static)
-    program = fresh = lowered.compile(compiler_options())
+    program = fresh = lowered.compile(compiler_options(model=model))
     if cache.persistent_cache_hits(this_thread=True) != served:
         try:
-            fresh = lowered.compile(compiler_options() | _FRESH)
+            fresh = lowered.compile(compiler_options(model=model) | _FRESH)
         except Exception:  # noqa: BLE001 - an XLA without the option: JAX's cache keeps serving it
             fresh = None
     if fresh is not None:
