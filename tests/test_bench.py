@@ -42,12 +42,14 @@ def test_bench_rejects_too_small_sizes(tiny_backend, capsys):
     assert "minimum" in capsys.readouterr().err
 
 
-# `python -m dreamjax ...` that also says, as it exits, whether Flax was imported.
-_MAIN = """import runpy, sys
+# `dreamjax ...` that also says, as it exits, whether Flax was imported.
+_MAIN = """import sys
+from dreamjax.cli import main
 try:
-    runpy.run_module("dreamjax", run_name="__main__", alter_sys=True)
+    code = main(sys.argv[1:])
 finally:
     print("flax imported:", "flax" in sys.modules, file=sys.stderr)
+sys.exit(code)
 """
 
 

@@ -254,6 +254,12 @@ def default_cache() -> ProgramCache | None:
     return found
 
 
+def flush_counters() -> None:
+    """Write every open program cache's counters now (they are also written at exit)."""
+    for found in list(_CACHES.values()):
+        found.flush_counts()
+
+
 # An option set to XLA's default: the same program, under another key of JAX's caches (in memory
 # and on disk), so that compiling with it really compiles.
 _FRESH = {"xla_cpu_enable_fast_math": False}
