@@ -355,3 +355,20 @@ def test_code_fingerprint_follows_the_contents_not_the_dates(tmp_path, monkeypat
     assert fingerprint() != first  # an edit does not
     code_fingerprint.cache_clear()
     monkeypatch.delitem(sys.modules, "netpkg")
+
+
+def test_threads_building_programs_at_once_share_one_cache_and_its_counts(program_cache):
+    import threading
+
+    start, found = threading.Barrier(8), []
+
+    def first_use():
+        start.wait()
+        found.append(programs.default_cache())
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(c) for c in found}) == 1 and found[0] is programs.default_cache()

@@ -237,6 +237,7 @@ def _read_entry(path: Path, key: str) -> tuple[dict, bytes]:
 # --- the engine's entry point -------------------------------------------------------------
 
 _CACHES: dict[Path, ProgramCache] = {}
+_CACHES_LOCK = threading.Lock()  # programs build in several threads; each folder gets one ProgramCache
 
 
 def default_cache() -> ProgramCache | None:
@@ -245,12 +246,13 @@ def default_cache() -> ProgramCache | None:
     if root is None:
         return None
     folder = root / "programs"
-    found = _CACHES.get(folder)
-    if found is None:
-        if cache.private_folder(folder) is None:
-            return None
-        found = _CACHES[folder] = ProgramCache(folder)
-        atexit.register(found.flush_counts)
+    with _CACHES_LOCK:
+        found = _CACHES.get(folder)
+        if found is None:
+            if cache.private_folder(folder) is None:
+                return None
+            found = _CACHES[folder] = ProgramCache(folder)
+            atexit.register(found.flush_counts)
     return found
 
 
