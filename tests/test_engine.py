@@ -200,3 +200,19 @@ def test_plans_describe_themselves_and_the_biggest_program_is_built_first(tiny):
     again = plan_octaves(tiny, 3.0 * objective, shapes, 2, 1, tiles=TileConfig(), regularisers=Regs(tv=2.0, laplacian_levels=2),
                          exact_shapes=False)
     assert [o.plan for o in again] == [o.plan for o in octaves]
+
+
+def test_builds_in_several_threads_at_once_count_once_in_compile_time(monkeypatch):
+    from dreamjax.ascent import engine
+
+    clock = iter([10.0, 13.0, 20.0, 22.0])  # read when the first build starts and the last one ends
+    monkeypatch.setattr(engine.time, "perf_counter", lambda: next(clock))
+    stats = engine.DreamStats()
+    stats.build_started()  # A at 10
+    stats.build_started()  # B while A runs
+    stats.build_ended()
+    stats.build_ended()  # both done at 13: 3 s of building, not 3 + 3
+    assert stats.compile_seconds == 3.0
+    stats.build_started()  # C at 20
+    stats.build_ended()  # 22
+    assert stats.compile_seconds == 5.0

@@ -75,7 +75,9 @@ class DreamStats:
 
     images: int = 0
     ascent_steps: int = 0  # per image
-    compile_seconds: float = 0.0  # building programs (in the background, it may overlap the ascent)
+    # Wall time while any program was building (in the background it may overlap the ascent;
+    # builds in several threads at once count once).
+    compile_seconds: float = 0.0
     wait_seconds: float = 0.0  # time the ascent stood still waiting for a program
     run_seconds: float = 0.0
     programs_compiled: int = 0  # built in this run (from scratch or from the disk cache)
@@ -83,6 +85,18 @@ class DreamStats:
     estimated_bytes: int = 0  # peak memory of the largest octave program, from XLA, plus host copies
     shapes: list[tuple[int, ...]] = field(default_factory=list)
     canvases: list[tuple[int, ...]] = field(default_factory=list)  # the canvas each octave ran on
+    _building: int = field(default=0, repr=False, compare=False)  # builds in flight (callers hold a lock)
+    _building_since: float = field(default=0.0, repr=False, compare=False)
+
+    def build_started(self) -> None:
+        if self._building == 0:
+            self._building_since = time.perf_counter()
+        self._building += 1
+
+    def build_ended(self) -> None:
+        self._building -= 1
+        if self._building == 0:
+            self.compile_seconds += time.perf_counter() - self._building_since
 
     @property
     def steps_per_second(self) -> float:
@@ -158,10 +172,15 @@ class Dreamer:
         program = self._cached(key)
         if program is not None:
             return program
-        t0, hits = time.perf_counter(), persistent_cache_hits(this_thread=True)
-        program, loaded = load_or_compile(self.model, self._jitted, args, plan=plan)
+        hits = persistent_cache_hits(this_thread=True)
         with self._lock:
-            stats.compile_seconds += time.perf_counter() - t0
+            stats.build_started()
+        try:
+            program, loaded = load_or_compile(self.model, self._jitted, args, plan=plan)
+        finally:
+            with self._lock:
+                stats.build_ended()
+        with self._lock:
             stats.programs_compiled += 1
             stats.programs_from_disk += 1 if loaded else min(1, persistent_cache_hits(this_thread=True) - hits)
             self._compiled[key] = program
