@@ -203,11 +203,11 @@ def test_plans_describe_themselves_and_the_biggest_program_is_built_first(tiny):
 
 
 def test_builds_in_several_threads_at_once_count_once_in_compile_time(monkeypatch):
-    from dreamjax.ascent import engine
+    from dreamjax.ascent import run_stats
 
     clock = iter([10.0, 13.0, 20.0, 22.0])  # read when the first build starts and the last one ends
-    monkeypatch.setattr(engine.time, "perf_counter", lambda: next(clock))
-    stats = engine.DreamStats()
+    monkeypatch.setattr(run_stats.time, "perf_counter", lambda: next(clock))
+    stats = run_stats.DreamStats()
     stats.build_started()  # A at 10
     stats.build_started()  # B while A runs
     stats.build_ended()
