@@ -136,9 +136,9 @@ def run() -> None:
     if code is not None and not isinstance(code, int):
         print(code, file=sys.stderr)
         code = 1
-    from ..runtime.programs import flush_counters
-
-    flush_counters()
+    programs = sys.modules.get("dreamjax.runtime.programs")  # imported only by commands that used the cache
+    if programs is not None:
+        programs.flush_counters()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         try:
